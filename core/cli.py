@@ -1,0 +1,306 @@
+"""The ``symco`` command line.
+
+Built-in commands: ``plugins``, ``data``, ``solve``; plugins add more through the
+``symco_add_commands`` hook. User errors (:class:`~symco.core.errors.SymcoError`) print one line
+``symco: error: ...`` and exit with status 2 — never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from symco.core.errors import DataFileError, InvalidInstanceError, SymcoError
+from symco.core.manager import PluginManager, build_registry, get_plugin_manager
+from symco.core.problem import Problem
+from symco.core.registry import Registry
+from symco.core.solver import Solver
+from symco.core.table import format_table
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse's own usage errors: one line too
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def default_solver(pm: PluginManager, registry: Registry, problem: Problem) -> type[Solver]:
+    """The solver that labels ``problem`` when none is named: a plugin's choice, else the strongest
+    installed one that is not size-limited (exact solvers are for tiny instances)."""
+    chosen = pm.hook.symco_default_solver(problem=problem, registry=registry)
+    if chosen:
+        return registry.solver_class(problem.name, chosen)
+    candidates = [s for s in registry.solver_classes(problem.name) if s.available() and s.max_size is None]
+    if not candidates:
+        raise SymcoError(f"no installed solver for problem '{problem.name}'")
+    return candidates[0]
+
+
+def _resolve_solver(pm: PluginManager, registry: Registry, problem: Problem, name: str | None) -> type[Solver]:
+    cls = default_solver(pm, registry, problem) if name is None else registry.solver_class(problem.name, name)
+    cls.ensure_available()
+    return cls
+
+
+# -- symco plugins ---------------------------------------------------------------------------------
+
+
+def cmd_plugins(args: argparse.Namespace, pm: PluginManager, registry: Registry) -> int:
+    defaults: dict[str, str] = {}
+    for e in registry.entries("problem"):
+        try:
+            defaults[e.name] = default_solver(pm, registry, e.obj()).name
+        except SymcoError:
+            pass
+    rows = []
+    for e in registry.entries():
+        note = ""
+        if e.kind == "solver":
+            if not e.obj.available():
+                note = f"not installed: {e.obj.install_hint or ', '.join(e.obj.requires)}"
+            elif defaults.get(e.problem or "") == e.name:
+                note = "default label solver"
+            elif e.obj.max_size:
+                note = f"N <= {e.obj.max_size}"
+        rows.append([e.kind, e.name, e.problem or "", e.plugin, e.package, note])
+    if args.json:
+        keys = ["kind", "name", "problem", "plugin", "package", "note"]
+        print(json.dumps({"entries": [dict(zip(keys, r)) for r in rows], "failed": pm.failed}, indent=1))
+        return 0
+    print(format_table(["kind", "name", "problem", "plugin", "package", "note"], rows))
+    for name, reason in sorted(pm.failed.items()):
+        print(f"plugin '{name}' failed to load: {reason}")
+    return 0
+
+
+# -- symco data ------------------------------------------------------------------------------------
+
+
+def cmd_data(args: argparse.Namespace, pm: PluginManager, registry: Registry) -> int:
+    from symco.core.labels import DataSpec, build_dataset, parts_dir
+
+    problem = registry.problem(args.problem)
+    solver_cls = None if args.solver == "none" else _resolve_solver(pm, registry, problem, args.solver)
+    distribution = args.distribution or problem.distributions[0]
+    if distribution not in problem.distributions:
+        raise InvalidInstanceError(
+            f"--distribution: unknown {problem.name} distribution '{distribution}'; known: {', '.join(problem.distributions)}"
+        )
+    if args.size < problem.min_size:
+        raise InvalidInstanceError(f"--size: {problem.name} needs at least {problem.min_size} nodes, got {args.size}")
+    if solver_cls is not None and solver_cls.max_size is not None and args.size > solver_cls.max_size:
+        raise InvalidInstanceError(
+            f"--size: solver '{solver_cls.name}' handles at most {solver_cls.max_size} nodes, got {args.size}"
+        )
+    out = Path(args.out)
+    if out.suffix != ".npz":
+        raise InvalidInstanceError(f"--out: dataset files end in .npz, got '{out}'")
+    if out.exists() and not parts_dir(out).exists() and not args.force:
+        raise DataFileError(f"{out}: exists; pass --force to overwrite it")
+    options: dict[str, Any] = {"seed": args.seed}
+    if args.time_limit is not None:
+        options["time_limit"] = args.time_limit
+    spec = DataSpec(
+        problem=problem.name,
+        size=args.size,
+        num=args.num,
+        seed=args.seed,
+        distribution=distribution,
+        solver=solver_cls.name if solver_cls else None,
+        solver_options=options,
+        chunk_size=args.chunk_size,
+    )
+    from tqdm import tqdm
+
+    label = f"{problem.name}{args.size} " + (f"solving with {solver_cls.name}" if solver_cls else "generating")
+    with tqdm(total=args.num, desc=label, unit="inst", disable=args.quiet, file=sys.stderr) as bar:
+        summary = build_dataset(problem, spec, out, solver_cls=solver_cls, workers=args.workers, progress=bar.update)
+    msg = f"wrote {out}: {spec.num} {problem.name}{args.size} instances"
+    if solver_cls is not None:
+        msg += f" labelled by {solver_cls.name} ({summary['solver_seconds'] / spec.num:.3f} s/instance)"
+    if summary["chunks_reused"]:
+        msg += f"; resumed, {summary['chunks_reused']} of {spec.num_chunks} chunks kept"
+    print(msg)
+    return 0
+
+
+# -- symco solve -----------------------------------------------------------------------------------
+
+
+def _problem_for_npz(registry: Registry, path: Path, keys: Sequence[str]) -> Problem:
+    """The problem whose required arrays are all in the file, preferring the most specific."""
+    best: tuple[int, Problem] | None = None
+    for e in registry.entries("problem"):
+        required = {s.key for s in e.obj.instance_spec if not s.optional}
+        if required <= set(keys) and (best is None or len(required) > best[0]):
+            best = (len(required), e.obj())
+    if best is None:
+        raise DataFileError(f"{path}: its arrays ({', '.join(keys) or 'none'}) match no registered problem")
+    return best[1]
+
+
+def _load_inputs(registry: Registry, paths: Sequence[str], forced: str | None) -> list[tuple[str, Problem, dict[str, Any], Any]]:
+    """``(name, problem, instances, reference)`` per instance of every input path."""
+    from symco.core.dataset import load_dataset, read_npz
+
+    items = []
+    for raw in paths:
+        path = Path(raw)
+        files = sorted(p for p in path.iterdir() if p.suffix == ".npz" or any(
+            e.obj().can_read(p) for e in registry.entries("problem"))) if path.is_dir() else [path]
+        for f in files:
+            if not f.exists():
+                raise DataFileError(f"{f}: no such file")
+            if f.suffix == ".npz":
+                problem = registry.problem(forced) if forced else _problem_for_npz(registry, f, list(read_npz(f)))
+                ds = load_dataset(f, problem)
+                for i in range(len(ds)):
+                    ref = None if ds.objectives is None else float(ds.objectives[i])
+                    items.append((f"{f.name}:{i}", problem, problem.select(ds.instances, i), ref))
+            else:
+                problem = registry.problem(forced) if forced else registry.problem_for_file(f)
+                if not problem.can_read(f):
+                    raise DataFileError(f"{f}: {problem.name} does not read '{f.suffix}' files")
+                inst, ref = problem.read(f)
+                items.append((f.stem, problem, inst, None if ref is None else float(ref[0])))
+    return items
+
+
+def cmd_solve(args: argparse.Namespace, pm: PluginManager, registry: Registry) -> int:
+    from symco.core.dataset import atomic_path
+    from symco.core.labels import Pool
+
+    items = _load_inputs(registry, args.paths, args.problem)
+    if not items:
+        raise DataFileError(f"no instances found in {', '.join(args.paths)}")
+    options: dict[str, Any] = {"seed": args.seed}
+    if args.time_limit is not None:
+        options["time_limit"] = args.time_limit
+    solvers = {}
+    for _, problem, inst, _ in items:
+        if problem.name not in solvers:
+            solvers[problem.name] = _resolve_solver(pm, registry, problem, args.solver)
+        solvers[problem.name](**options).check_size(problem.size(inst))
+    rows, records = [], []
+    with Pool(args.workers) as pool:
+        futs = [pool.submit(solvers[p.name], options, inst) for _, p, inst, _ in items]
+        for (name, problem, inst, ref), fut in zip(items, futs):
+            solution, seconds = fut.result()
+            problem.check_solution(inst, [solution])
+            cost = float(problem.objective(inst, [solution])[0])
+            gap = None if ref is None else float(problem.gap(cost, ref))
+            n = problem.size(inst)
+            rows.append([name, n, solvers[problem.name].name, cost, ref, gap, seconds])
+            records.append({
+                "name": name, "n": n, "cost": cost, "solution": problem.solution_to_json(solution),
+                "time_s": seconds, "problem": problem.name, "solver": solvers[problem.name].name,
+                "reference": ref, "gap_percent": gap,
+            })
+    print(format_table(["name", "n", "solver", "cost", "reference", "gap %", "time s"], rows))
+    if args.out:
+        with atomic_path(args.out) as tmp:
+            tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
+        print(f"wrote {args.out}: {len(records)} lines")
+    return 0
+
+
+# -- wiring ----------------------------------------------------------------------------------------
+
+
+def build_parser(pm: PluginManager) -> argparse.ArgumentParser:
+    from symco import __version__
+
+    parser = _Parser(prog="symco", description="symco: learning with symmetries — problems, solvers, policies.")
+    parser.add_argument("--version", action="version", version=f"symco {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("plugins", help="list every registered problem, solver, reducer, policy and encoding")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(handler=cmd_plugins)
+
+    p = sub.add_parser("data", help="generate (and label) a dataset of instances as .npz")
+    p.add_argument("--problem", required=True, help="registered problem name (see `symco plugins`)")
+    p.add_argument("--size", type=_positive_int, required=True, help="nodes (items) per instance")
+    p.add_argument("--num", type=_positive_int, required=True, help="number of instances")
+    p.add_argument("--solver", default=None, help="label solver (default: strongest installed); 'none' to skip")
+    p.add_argument("--seed", type=_nonneg_int, default=0, help="seed of the instances (and the solver)")
+    p.add_argument("--out", required=True, help="output .npz (written atomically)")
+    p.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1, help="solver processes (default: all cores)")
+    p.add_argument("--distribution", default=None, help="instance distribution (default: the problem's first)")
+    p.add_argument("--time-limit", type=_positive_float, default=None, help="seconds per instance for anytime solvers")
+    p.add_argument("--chunk-size", type=_positive_int, default=256, help="instances per resumable chunk")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=cmd_data)
+
+    p = sub.add_parser("solve", help="solve instance files (TSPLIB, .npz, directories) and print a table")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="instance files, .npz datasets or directories")
+    p.add_argument("--solver", default=None, help="solver name (default: strongest installed)")
+    p.add_argument("--problem", default=None, help="problem of the inputs (default: guessed from each file)")
+    p.add_argument("--time-limit", type=_positive_float, default=None, help="seconds per instance for anytime solvers")
+    p.add_argument("--seed", type=_nonneg_int, default=0, help="solver seed")
+    p.add_argument("--workers", type=_positive_int, default=1, help="solver processes")
+    p.add_argument("--out", default=None, help="write one JSON line per instance here")
+    p.set_defaults(handler=cmd_solve)
+
+    pm.hook.symco_add_commands(subparsers=sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``symco`` console script; returns the exit status."""
+    try:
+        pm = get_plugin_manager()
+        parser = build_parser(pm)
+        args = parser.parse_args(argv)
+        if getattr(args, "handler", None) is None:
+            parser.print_help()
+            return 2
+        registry = build_registry(pm)
+        return int(args.handler(args, pm, registry) or 0)
+    except SymcoError as exc:
+        print(f"symco: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("symco: interrupted (finished chunks are kept: rerun the same command to resume)", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 141
+
+
+if __name__ == "__main__":
+    sys.exit(main())

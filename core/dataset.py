@@ -1,0 +1,95 @@
+"""``.npz`` datasets (no pickle) and atomic writes.
+
+A dataset file holds a problem's instance arrays (:attr:`Problem.instance_spec`), optionally its
+solutions under :attr:`Problem.solution_key` and objective values under
+:attr:`Problem.objective_key`, all with the same leading batch dimension.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import zipfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from symco.core.errors import DataFileError, InvalidInstanceError
+from symco.core.problem import Instances, Problem
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it is renamed onto ``path`` atomically.
+
+    Readers never see a half-written file, and a crash leaves the old file (if any) intact.
+    The temporary name keeps ``path``'s suffix, so writers that append one (``np.savez``) do not.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_npz(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray]) -> None:
+    """Write ``arrays`` to ``path`` atomically (plain ``.npz``, no object arrays)."""
+    for key, value in arrays.items():
+        if np.asarray(value).dtype == object:
+            raise TypeError(f"array '{key}' has dtype object; datasets hold numeric arrays only")
+    with atomic_path(path) as tmp:
+        np.savez(tmp, **{k: np.asarray(v) for k, v in arrays.items()})
+
+
+def read_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    """All arrays of an ``.npz`` file; missing, malformed or pickled content raises one clear line."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataFileError(f"{path}: no such file")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return {k: f[k] for k in f.files}
+    except ValueError as exc:
+        if "pickle" in str(exc).lower():
+            raise DataFileError(f"{path}: holds pickled objects, which symco never loads") from None
+        raise DataFileError(f"{path}: not a valid .npz file ({exc})") from None
+    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise DataFileError(f"{path}: not a valid .npz file ({type(exc).__name__}: {exc})") from None
+
+
+@dataclass
+class Dataset:
+    """A loaded, validated dataset of one problem."""
+
+    instances: Instances
+    solutions: np.ndarray | None
+    objectives: np.ndarray | None
+
+    def __len__(self) -> int:
+        return len(next(iter(self.instances.values())))
+
+
+def load_dataset(path: str | os.PathLike[str], problem: Problem) -> Dataset:
+    """Read ``path`` and check it against ``problem``'s arrays (keys, shapes, finite values)."""
+    arrays = read_npz(path)
+    keys = {s.key for s in problem.instance_spec}
+    instances = {k: v for k, v in arrays.items() if k in keys}
+    b, _ = problem.validate(instances, str(path))
+    solutions = arrays.get(problem.solution_key)
+    objectives = arrays.get(problem.objective_key)
+    for key, arr in ((problem.solution_key, solutions), (problem.objective_key, objectives)):
+        if arr is not None and (arr.ndim == 0 or arr.shape[0] != b):
+            raise InvalidInstanceError(
+                f"{path}: '{key}' has shape {arr.shape}, expected leading dimension B={b}"
+            )
+    if objectives is not None and objectives.ndim != 1:
+        raise InvalidInstanceError(f"{path}: '{problem.objective_key}' must have shape (B,), got {objectives.shape}")
+    return Dataset(instances, solutions, objectives)

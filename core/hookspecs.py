@@ -1,0 +1,69 @@
+"""The hooks a symco plugin can implement.
+
+A plugin is a module (or object) with functions named like the specs below and decorated with
+:data:`symco.hookimpl`. It is found through the ``symco`` entry-point group, exactly like the
+built-in plugins (see ``pyproject.toml``)::
+
+    [project.entry-points.symco]
+    knapsack2 = "my_package.plugin"
+
+and in ``my_package/plugin.py``::
+
+    import symco
+
+    @symco.hookimpl
+    def symco_register(registry):
+        registry.add_problem(MyProblem)
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from symco.core.problem import Problem
+    from symco.core.registry import Registry
+
+PROJECT = "symco"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def symco_register(registry: Registry) -> None:
+    """Add this plugin's classes to ``registry``.
+
+    Call ``registry.add_problem``, ``add_solver``, ``add_reducer``, ``add_policy`` and
+    ``add_encoding`` with classes (not instances). Each is recorded with the plugin that added it,
+    so two plugins claiming one name fail with an error naming both.
+
+    :param registry: the registry being built; the hook adds to it and returns nothing.
+    """
+
+
+@hookspec
+def symco_add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add subcommands to the ``symco`` command line.
+
+    Create a parser with ``subparsers.add_parser(name, help=...)`` and bind the function that runs
+    it with ``parser.set_defaults(handler=fn)``; ``fn(args, registry)`` returns an exit status.
+
+    :param subparsers: the ``symco`` top-level subparser collection.
+    """
+
+
+@hookspec(firstresult=True)
+def symco_default_solver(problem: Problem, registry: Registry) -> str | None:
+    """Name the solver that labels ``problem`` when the user gives no ``--solver``.
+
+    The first plugin returning a name wins; returning ``None`` defers to the others. When every
+    plugin defers, symco picks the strongest *installed* solver (highest ``Solver.strength``).
+
+    :param problem: the problem being labelled.
+    :param registry: the registry, to look at the solvers that are registered.
+    :return: a solver name registered for ``problem``, or ``None``.
+    """

@@ -1,0 +1,199 @@
+"""Generating and labelling datasets in parallel, deterministically and resumably.
+
+Instances are generated in fixed-size chunks; chunk ``c`` draws from
+``np.random.default_rng([seed, c])`` alone, so the file is the same whatever the number of
+workers. Each finished chunk is written atomically to ``OUT.parts/``; an interrupted run, started
+again with the same arguments, keeps those chunks and continues with the rest.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+import multiprocessing
+import shutil
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from symco.core.dataset import atomic_path, read_npz, save_npz
+from symco.core.errors import DataFileError, InvalidInstanceError
+from symco.core.problem import Instances, Problem
+from symco.core.solver import Solver
+
+
+def solve_one(
+    solver_cls: type[Solver], options: Mapping[str, Any], instance: Instances
+) -> tuple[np.ndarray, float]:
+    """Solve one instance (``B=1``) in this process; returns ``(solution, seconds)``.
+
+    Top-level so worker processes receive the solver *class* by reference, never a registry.
+    """
+    solver = solver_cls(**options)
+    start = time.perf_counter()
+    solution = solver.solve(instance)
+    return solution, time.perf_counter() - start
+
+
+class Pool:
+    """``workers`` processes (or the calling process when ``workers == 1``) running :func:`solve_one`."""
+
+    def __init__(self, workers: int) -> None:
+        if workers < 1:
+            raise InvalidInstanceError(f"--workers must be at least 1, got {workers}")
+        self.workers = workers
+        self._ex: cf.ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> Pool:
+        if self.workers > 1:
+            ctx = multiprocessing.get_context("spawn")
+            self._ex = cf.ProcessPoolExecutor(self.workers, mp_context=ctx)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._ex is not None:
+            self._ex.shutdown(wait=exc[0] is None, cancel_futures=True)
+
+    def submit(
+        self, solver_cls: type[Solver], options: Mapping[str, Any], instance: Instances
+    ) -> cf.Future[tuple[np.ndarray, float]]:
+        if self._ex is not None:
+            return self._ex.submit(solve_one, solver_cls, dict(options), instance)
+        fut: cf.Future[tuple[np.ndarray, float]] = cf.Future()
+        try:
+            fut.set_result(solve_one(solver_cls, options, instance))
+        except BaseException as exc:
+            fut.set_exception(exc)
+        return fut
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Everything that determines a dataset file; stored in ``OUT.parts/manifest.json``."""
+
+    problem: str
+    size: int
+    num: int
+    seed: int
+    distribution: str
+    solver: str | None
+    solver_options: dict[str, Any]
+    chunk_size: int
+
+    @property
+    def num_chunks(self) -> int:
+        return -(-self.num // self.chunk_size)
+
+    def chunk_len(self, c: int) -> int:
+        return min(self.chunk_size, self.num - c * self.chunk_size)
+
+
+def parts_dir(out: Path) -> Path:
+    """Where the finished chunks of ``out`` wait until the whole file is written."""
+    return out.with_name(out.name + ".parts")
+
+
+def _open_parts(out: Path, spec: DataSpec) -> tuple[Path, set[int]]:
+    parts = parts_dir(out)
+    manifest = parts / "manifest.json"
+    mine = asdict(spec)
+    if manifest.is_file():
+        try:
+            theirs = json.loads(manifest.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise DataFileError(f"{manifest}: unreadable ({exc}); delete {parts} to start over") from None
+        diff = [k for k in mine if theirs.get(k) != mine[k]]
+        if diff:
+            k = diff[0]
+            raise DataFileError(
+                f"{parts} holds an interrupted run with {k}={theirs.get(k)!r}, not {mine[k]!r};"
+                f" rerun with the same arguments to resume, or delete {parts}"
+            )
+    else:
+        parts.mkdir(parents=True, exist_ok=True)
+        with atomic_path(manifest) as tmp:
+            tmp.write_text(json.dumps(mine, indent=1))
+    done = {int(p.stem.split("_")[1]) for p in parts.glob("chunk_*.npz")}
+    return parts, {c for c in done if c < spec.num_chunks}
+
+
+def build_dataset(
+    problem: Problem,
+    spec: DataSpec,
+    out: Path,
+    *,
+    solver_cls: type[Solver] | None,
+    workers: int,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Generate (and label) ``spec.num`` instances into ``out``; resumes from ``OUT.parts``.
+
+    :param progress: called with the number of instances just finished.
+    :return: a summary: instances, chunks reused, solver seconds.
+    """
+    parts, done = _open_parts(out, spec)
+    if progress and done:
+        progress(sum(spec.chunk_len(c) for c in done))
+    todo = [c for c in range(spec.num_chunks) if c not in done]
+    seconds = 0.0
+    with Pool(workers) as pool:
+        window: deque[tuple[int, Instances, list[cf.Future[tuple[np.ndarray, float]]]]] = deque()
+
+        def finish() -> None:
+            nonlocal seconds
+            c, inst, futs = window.popleft()
+            arrays = dict(inst)
+            if solver_cls is not None:
+                results = [f.result() for f in futs]
+                solutions = [r[0] for r in results]
+                seconds += sum(r[1] for r in results)
+                problem.check_solution(inst, solutions)
+                arrays[problem.solution_key] = problem.pack_solutions(solutions)
+                arrays[problem.objective_key] = problem.objective(inst, solutions)
+            elif progress:
+                progress(spec.chunk_len(c))
+            save_npz(parts / f"chunk_{c:06d}.npz", arrays)
+
+        for c in todo:
+            rng = np.random.default_rng([spec.seed, c])
+            inst = problem.generate(spec.chunk_len(c), spec.size, rng=rng, distribution=spec.distribution)
+            futs = []
+            if solver_cls is not None:
+                for i in range(spec.chunk_len(c)):
+                    fut = pool.submit(solver_cls, spec.solver_options, problem.select(inst, i))
+                    if progress:
+                        fut.add_done_callback(lambda _f: progress(1))
+                    futs.append(fut)
+            window.append((c, inst, futs))
+            while len(window) > 1:  # keep one chunk queued behind the one being finished
+                finish()
+        while window:
+            finish()
+    _merge(parts, spec, out)
+    return {"instances": spec.num, "chunks_reused": len(done), "solver_seconds": seconds}
+
+
+def _merge(parts: Path, spec: DataSpec, out: Path) -> None:
+    chunks = [read_npz(parts / f"chunk_{c:06d}.npz") for c in range(spec.num_chunks)]
+    merged = {k: np.concatenate([ch[k] for ch in chunks]) for k in chunks[0]}
+    save_npz(out, merged)
+    shutil.rmtree(parts)
+
+
+def iter_solutions(
+    pool: Pool,
+    solver_cls: type[Solver],
+    options: Mapping[str, Any],
+    problem: Problem,
+    instances: Instances,
+) -> Iterator[tuple[np.ndarray, float]]:
+    """Solve every instance of a batch through ``pool``, yielding results in order."""
+    b = len(next(iter(instances.values())))
+    futs = [pool.submit(solver_cls, options, problem.select(instances, i)) for i in range(b)]
+    for f in futs:
+        yield f.result()

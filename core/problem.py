@@ -1,0 +1,205 @@
+"""The :class:`Problem` interface: instances, objective, feasibility, files.
+
+Instances travel as a plain mapping of NumPy arrays that all share the leading batch dimension
+``B`` — the same mapping that is stored in a ``.npz`` dataset (no pickle anywhere). Each problem
+declares its arrays with :class:`ArraySpec`, so generic code (datasets, CLI, contract tests) can
+validate any problem without knowing its name.
+
+A *solution* of one instance is a 1-D integer array whose meaning is the problem's own (TSP: a
+permutation of the nodes; CVRP: a giant tour with depot separators; knapsack: chosen items).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+from symco.core.errors import InvalidInstanceError
+
+Instances = dict[str, np.ndarray]
+"""A batch of instances: key -> array with leading dimension ``B``."""
+
+
+@dataclass(frozen=True)
+class ArraySpec:
+    """One array of a problem's instances or labels.
+
+    ``shape`` names symbolic dimensions: ``"B"`` (batch) first, ``"N"`` (instance size) where it
+    applies, integers for fixed sizes. ``kind`` is ``"float"`` (must be finite), ``"int"`` or
+    ``"bool"``.
+    """
+
+    key: str
+    shape: tuple[str | int, ...]
+    kind: Literal["float", "int", "bool"] = "float"
+    optional: bool = False
+    doc: str = ""
+
+
+def check_arrays(
+    specs: Sequence[ArraySpec], arrays: Mapping[str, Any], where: str
+) -> tuple[int, int | None]:
+    """Check ``arrays`` against ``specs``: presence, rank, fixed and shared dimensions, dtype, finiteness.
+
+    :param where: names the source in the error message (a file path or ``"instances"``).
+    :return: ``(B, N)``; ``N`` is ``None`` when no array has an ``"N"`` axis.
+    :raises InvalidInstanceError: naming the key, the expected and the actual shape or value.
+    """
+    dims: dict[str, int] = {}
+    for spec in specs:
+        if spec.key not in arrays:
+            if spec.optional:
+                continue
+            raise InvalidInstanceError(f"{where}: missing array '{spec.key}' ({spec.doc or spec.shape})")
+        a = np.asarray(arrays[spec.key])
+        want = "(" + ",".join(map(str, spec.shape)) + ")"
+        if a.ndim != len(spec.shape):
+            raise InvalidInstanceError(
+                f"{where}: '{spec.key}' must have shape {want}, got {tuple(a.shape)}"
+            )
+        for axis, (d, n) in enumerate(zip(spec.shape, a.shape)):
+            if isinstance(d, int):
+                if n != d:
+                    raise InvalidInstanceError(
+                        f"{where}: '{spec.key}' must have shape {want}, got {tuple(a.shape)}"
+                        f" (axis {axis} is {n}, not {d})"
+                    )
+            elif dims.setdefault(d, n) != n:
+                raise InvalidInstanceError(
+                    f"{where}: '{spec.key}' has {d}={n} on axis {axis}, other arrays have {d}={dims[d]}"
+                )
+        if spec.kind == "float":
+            if not np.issubdtype(a.dtype, np.number) or np.issubdtype(a.dtype, np.complexfloating):
+                raise InvalidInstanceError(f"{where}: '{spec.key}' must be real numbers, got dtype {a.dtype}")
+            bad = ~np.isfinite(a)
+            if bad.any():
+                idx = tuple(int(i) for i in np.argwhere(bad)[0])
+                raise InvalidInstanceError(
+                    f"{where}: '{spec.key}' has a non-finite value {a[idx]!r} at index {idx}"
+                )
+        elif spec.kind == "int" and not np.issubdtype(a.dtype, np.integer):
+            raise InvalidInstanceError(f"{where}: '{spec.key}' must be integers, got dtype {a.dtype}")
+        elif spec.kind == "bool" and a.dtype != np.bool_:
+            raise InvalidInstanceError(f"{where}: '{spec.key}' must be booleans, got dtype {a.dtype}")
+    return dims.get("B", 0), dims.get("N")
+
+
+class Problem(ABC):
+    """A combinatorial optimization problem family (TSP, CVRP, ...).
+
+    Subclasses set the class attributes and implement the abstract methods; everything a trainer,
+    the CLI or a test needs from a problem is asked here rather than switched on its name.
+    """
+
+    name: ClassVar[str]
+    """Registry name, e.g. ``"tsp"``."""
+    sense: ClassVar[Literal["min", "max"]] = "min"
+    """Whether the objective is minimised (cost) or maximised (prize, value)."""
+    min_size: ClassVar[int] = 1
+    """Smallest meaningful instance size ``N``."""
+    instance_spec: ClassVar[tuple[ArraySpec, ...]]
+    """The arrays of an instance batch (all with leading ``B``)."""
+    solution_key: ClassVar[str] = "solutions"
+    """The ``.npz`` key under which solutions of a labelled dataset are stored."""
+    objective_key: ClassVar[str] = "objectives"
+    """The ``.npz`` key under which objective values of a labelled dataset are stored."""
+    distributions: ClassVar[tuple[str, ...]] = ("uniform",)
+    """Names accepted by :meth:`generate`'s ``distribution``; the first is the default."""
+    file_suffixes: ClassVar[tuple[str, ...]] = ()
+    """Suffixes of single-instance files :meth:`read` understands (besides ``.npz``)."""
+
+    # -- instances -------------------------------------------------------------------------------
+
+    @abstractmethod
+    def generate(
+        self, num: int, size: int, *, rng: np.random.Generator, distribution: str | None = None
+    ) -> Instances:
+        """Sample ``num`` instances of size ``size`` using only ``rng`` (no global RNG)."""
+
+    def validate(self, instances: Mapping[str, Any], where: str = "instances") -> tuple[int, int]:
+        """Check a batch against :attr:`instance_spec` and the problem's own value rules.
+
+        :return: ``(B, N)``.
+        :raises InvalidInstanceError: one line naming ``where``, the key and the offending value.
+        """
+        b, n = check_arrays(self.instance_spec, instances, where)
+        n = self.size(instances) if n is None else n
+        if n < self.min_size:
+            raise InvalidInstanceError(
+                f"{where}: {self.name} needs at least {self.min_size} nodes, got N={n}"
+            )
+        self.check_values(instances, where)
+        return b, n
+
+    def check_values(self, instances: Mapping[str, Any], where: str) -> None:
+        """Problem-specific value rules beyond shapes and finiteness (override as needed)."""
+
+    def size(self, instances: Mapping[str, Any]) -> int:
+        """The instance size ``N`` of a batch (override when no array has an ``"N"`` axis)."""
+        for spec in self.instance_spec:
+            if "N" in spec.shape and spec.key in instances:
+                return int(np.asarray(instances[spec.key]).shape[spec.shape.index("N")])
+        raise InvalidInstanceError(f"cannot tell the size of {self.name} instances")
+
+    @staticmethod
+    def select(instances: Mapping[str, np.ndarray], index: int | slice | np.ndarray) -> Instances:
+        """Index every array of a batch along the batch axis (``index`` int keeps ``B=1``)."""
+        if isinstance(index, int):
+            index = slice(index, index + 1)
+        return {k: np.asarray(v)[index] for k, v in instances.items()}
+
+    # -- solutions -------------------------------------------------------------------------------
+
+    @abstractmethod
+    def objective(self, instances: Mapping[str, np.ndarray], solutions: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
+        """Objective value of each solution, shape ``(B,)``; ``solutions[i]`` solves instance ``i``."""
+
+    @abstractmethod
+    def check_solution(self, instances: Mapping[str, np.ndarray], solutions: Sequence[np.ndarray] | np.ndarray) -> None:
+        """Raise :class:`~symco.core.errors.InfeasibleSolutionError` naming the first infeasible solution."""
+
+    def pack_solutions(self, solutions: Sequence[np.ndarray]) -> np.ndarray:
+        """Stack solutions into one array for ``.npz`` storage (right-padded with ``-1``)."""
+        width = max((len(s) for s in solutions), default=0)
+        out = np.full((len(solutions), width), -1, dtype=np.int64)
+        for i, s in enumerate(solutions):
+            out[i, : len(s)] = s
+        return out
+
+    def unpack_solutions(self, packed: np.ndarray) -> list[np.ndarray]:
+        """Inverse of :meth:`pack_solutions`."""
+        return [row[row >= 0].astype(np.int64) for row in np.asarray(packed)]
+
+    def solution_to_json(self, solution: np.ndarray) -> Any:
+        """A JSON-friendly form of one solution (override for structured solutions)."""
+        return [int(x) for x in solution]
+
+    def gap(self, value: np.ndarray | float, reference: np.ndarray | float) -> np.ndarray:
+        """Relative gap to a reference, in percent; positive means worse than the reference."""
+        value, reference = np.asarray(value, dtype=float), np.asarray(reference, dtype=float)
+        diff = value - reference if self.sense == "min" else reference - value
+        return 100.0 * diff / np.abs(reference)
+
+    # -- files -----------------------------------------------------------------------------------
+
+    def can_read(self, path: Path) -> bool:
+        """Whether :meth:`read` understands ``path`` (by suffix; ``.npz`` is generic)."""
+        return path.suffix.lower() in self.file_suffixes
+
+    @abstractmethod
+    def read(self, path: Path) -> tuple[Instances, np.ndarray | None]:
+        """Read one instance file (TSPLIB, VRPLIB, ...) as a batch of one.
+
+        :return: ``(instances, reference)`` where ``reference`` is the ``(1,)`` objective of a known
+            solution stored beside the file (e.g. ``NAME.sol``), or ``None``.
+        :raises DataFileError: the file is missing or malformed (one line, naming it).
+        """
+
+    @abstractmethod
+    def write(self, path: Path, instances: Mapping[str, np.ndarray], solution: np.ndarray | None = None) -> None:
+        """Write the single instance in ``instances`` (``B=1``) to ``path`` in the problem's file format."""

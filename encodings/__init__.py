@@ -1,0 +1,1 @@
+"""Positional and structural graph encodings, registered as symco plugins."""

@@ -1,0 +1,1 @@
+"""Built-in method plugins (reducers, policies, trainers) registered through entry points."""

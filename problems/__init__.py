@@ -1,0 +1,1 @@
+"""Built-in problems, one folder each; each folder's ``plugin`` module is a symco entry point."""

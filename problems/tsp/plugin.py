@@ -1,0 +1,15 @@
+"""The built-in TSP plugin (entry point ``tsp`` in the ``symco`` group)."""
+
+from __future__ import annotations
+
+from symco import hookimpl
+from symco.core.registry import Registry
+from symco.problems.tsp.problem import TSP
+from symco.problems.tsp.solvers import ExactTSP, HGSTSP, LKHTSP, OrToolsTSP
+
+
+@hookimpl
+def symco_register(registry: Registry) -> None:
+    registry.add_problem(TSP)
+    for solver in (ExactTSP, OrToolsTSP, LKHTSP, HGSTSP):
+        registry.add_solver(solver)

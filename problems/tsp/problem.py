@@ -1,0 +1,168 @@
+"""TSP instances, tours and TSPLIB files.
+
+Instances: ``coords`` ``(B, N, 2)`` float, optional ``euc_2d`` ``(B,)`` bool (TSPLIB ``EUC_2D``:
+each edge length rounded to the nearest integer, as in TSPLIB's published optima). A solution is
+a tour: a permutation of ``0..N-1`` (the closing edge back to the first node is implied).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from symco.core.errors import DataFileError, InfeasibleSolutionError, InvalidInstanceError
+from symco.core.problem import ArraySpec, Instances, Problem
+from symco.problems.geometry import edge_lengths
+
+
+def _uniform(num: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    return rng.random((num, size, 2))
+
+
+def _clustered(num: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Gaussian clusters: per instance 3-8 centres uniform in the unit square, each point drawn
+    around a random centre with standard deviation 0.05, clipped to the square."""
+    out = np.empty((num, size, 2))
+    for b in range(num):
+        k = int(rng.integers(3, 9))
+        centres = rng.random((k, 2))
+        which = rng.integers(0, k, size)
+        out[b] = np.clip(centres[which] + 0.05 * rng.standard_normal((size, 2)), 0.0, 1.0)
+    return out
+
+
+class TSP(Problem):
+    """Symmetric Euclidean TSP in the plane."""
+
+    name: ClassVar[str] = "tsp"
+    sense = "min"
+    min_size: ClassVar[int] = 3
+    instance_spec: ClassVar[tuple[ArraySpec, ...]] = (
+        ArraySpec("coords", ("B", "N", 2), "float", doc="node coordinates (B,N,2)"),
+        ArraySpec("euc_2d", ("B",), "bool", optional=True, doc="TSPLIB EUC_2D integer rounding"),
+    )
+    solution_key: ClassVar[str] = "tours"
+    objective_key: ClassVar[str] = "costs"
+    distributions: ClassVar[tuple[str, ...]] = ("uniform", "clustered")
+    file_suffixes: ClassVar[tuple[str, ...]] = (".tsp",)
+
+    def generate(
+        self, num: int, size: int, *, rng: np.random.Generator, distribution: str | None = None
+    ) -> Instances:
+        """``num`` instances of ``size`` nodes: ``uniform`` in the unit square or ``clustered``."""
+        if size < self.min_size:
+            raise InvalidInstanceError(f"--size: TSP needs at least {self.min_size} nodes, got {size}")
+        distribution = distribution or self.distributions[0]
+        samplers = {"uniform": _uniform, "clustered": _clustered}
+        if distribution not in samplers:
+            raise InvalidInstanceError(
+                f"unknown TSP distribution '{distribution}'; known: {', '.join(self.distributions)}"
+            )
+        return {"coords": samplers[distribution](num, size, rng)}
+
+    def objective(
+        self, instances: Mapping[str, np.ndarray], solutions: Sequence[np.ndarray] | np.ndarray
+    ) -> np.ndarray:
+        """Closed tour lengths, ``(B,)``."""
+        coords = np.asarray(instances["coords"], dtype=np.float64)  # (B, N, 2)
+        tours = np.asarray(solutions, dtype=np.int64).reshape(coords.shape[0], -1)  # (B, N)
+        euc = instances.get("euc_2d", False)
+        return edge_lengths(coords, tours, euc).sum(axis=1)
+
+    def check_solution(
+        self, instances: Mapping[str, np.ndarray], solutions: Sequence[np.ndarray] | np.ndarray
+    ) -> None:
+        """Every tour must visit each node exactly once."""
+        n = self.size(instances)
+        for i, tour in enumerate(solutions):
+            t = np.asarray(tour)
+            if t.shape != (n,) or not np.array_equal(np.sort(t), np.arange(n)):
+                missing = sorted(set(range(n)) - set(t.tolist()))[:5]
+                raise InfeasibleSolutionError(
+                    f"tour {i} is not a permutation of 0..{n - 1}"
+                    f" (length {t.size}, missing {missing}{'...' if len(missing) == 5 else ''})"
+                )
+
+    def pack_solutions(self, solutions: Sequence[np.ndarray]) -> np.ndarray:
+        return np.stack([np.asarray(s, dtype=np.int64) for s in solutions])
+
+    def unpack_solutions(self, packed: np.ndarray) -> list[np.ndarray]:
+        return [np.asarray(row, dtype=np.int64) for row in packed]
+
+    # -- TSPLIB ----------------------------------------------------------------------------------
+
+    def read(self, path: Path) -> tuple[Instances, np.ndarray | None]:
+        """Read a TSPLIB ``.tsp`` file (``EUC_2D`` or ``EXACT_2D``-style coordinates).
+
+        A ``NAME.sol`` beside it (VRPLIB solution format: ``Route #1: ...``, ``Cost ...``) gives the
+        reference cost.
+        """
+        import vrplib
+
+        path = Path(path)
+        if not path.is_file():
+            raise DataFileError(f"{path}: no such file")
+        try:
+            data = vrplib.read_instance(path, compute_edge_weights=False)
+        except Exception as exc:
+            raise DataFileError(f"{path}: not a readable TSPLIB file ({type(exc).__name__}: {exc})") from None
+        coords = data.get("node_coord")
+        if coords is None:
+            raise DataFileError(f"{path}: no NODE_COORD_SECTION (only coordinate instances are supported)")
+        kind = str(data.get("edge_weight_type", "EUC_2D")).upper()
+        if kind not in ("EUC_2D", "EXACT_2D"):
+            raise DataFileError(f"{path}: EDGE_WEIGHT_TYPE {kind} is not supported (EUC_2D, EXACT_2D)")
+        coords = np.asarray(coords, dtype=np.float64)
+        if coords.ndim != 2 or coords.shape[1] != 2:
+            raise DataFileError(f"{path}: NODE_COORD_SECTION must have 2 coordinates per node, got shape {coords.shape}")
+        dim = data.get("dimension")
+        if dim is not None and int(dim) != len(coords):
+            raise DataFileError(f"{path}: DIMENSION is {dim} but NODE_COORD_SECTION has {len(coords)} nodes")
+        instances = {"coords": coords[None], "euc_2d": np.array([kind == "EUC_2D"])}
+        self.validate(instances, str(path))
+        return instances, self._read_reference(path.with_suffix(".sol"), instances)
+
+    def _read_reference(self, sol: Path, instances: Instances) -> np.ndarray | None:
+        import vrplib
+
+        if not sol.is_file():
+            return None
+        try:
+            parsed = vrplib.read_solution(sol)
+        except Exception as exc:
+            raise DataFileError(f"{sol}: not a readable solution file ({type(exc).__name__}: {exc})") from None
+        if "cost" in parsed:
+            return np.array([float(parsed["cost"])])
+        routes = parsed.get("routes") or []
+        tour = np.concatenate([np.asarray(r) for r in routes]) - 1 if routes else np.array([])
+        try:
+            self.check_solution(instances, [tour])
+        except InfeasibleSolutionError as exc:
+            raise DataFileError(f"{sol}: {exc}") from None
+        return self.objective(instances, tour[None])
+
+    def write(self, path: Path, instances: Mapping[str, np.ndarray], solution: np.ndarray | None = None) -> None:
+        """Write a TSPLIB file (and ``NAME.sol`` with the tour when ``solution`` is given)."""
+        import vrplib
+
+        from symco.core.dataset import atomic_path
+
+        path = Path(path)
+        coords = np.asarray(instances["coords"])[0]
+        euc = bool(np.asarray(instances.get("euc_2d", [False]))[0])
+        data: dict[str, Any] = {
+            "NAME": path.stem,
+            "TYPE": "TSP",
+            "DIMENSION": len(coords),
+            "EDGE_WEIGHT_TYPE": "EUC_2D" if euc else "EXACT_2D",
+            "NODE_COORD_SECTION": coords,
+        }
+        with atomic_path(path) as tmp:
+            vrplib.write_instance(tmp, data)
+        if solution is not None:
+            cost = float(self.objective(instances, np.asarray(solution)[None])[0])
+            with atomic_path(path.with_suffix(".sol")) as tmp:
+                vrplib.write_solution(tmp, [[int(v) + 1 for v in solution]], {"Cost": cost})

@@ -1,0 +1,181 @@
+"""TSP solvers: exact Held-Karp (tests), OR-Tools routing, LKH-3 (elkai), HGS (pyvrp).
+
+All integer solvers see the same integer distances (:func:`~symco.problems.geometry.int_distance_matrix`):
+TSPLIB nint for ``EUC_2D`` files, unit-square instances scaled by 1e5.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import ClassVar
+
+import numpy as np
+
+from symco.core.errors import InvalidInstanceError
+from symco.core.solver import Solver
+from symco.problems.geometry import distance_matrix, int_distance_matrix, int_scale
+
+
+def _single(instance: Mapping[str, np.ndarray]) -> tuple[np.ndarray, bool]:
+    coords = np.asarray(instance["coords"], dtype=np.float64)
+    if coords.ndim != 3 or coords.shape[0] != 1:
+        raise InvalidInstanceError(f"a solver takes one instance (coords (1,N,2)), got {coords.shape}")
+    euc = bool(np.asarray(instance.get("euc_2d", [False])).reshape(-1)[0])
+    return coords[0], euc
+
+
+def _rotate_to_zero(tour: list[int] | np.ndarray) -> np.ndarray:
+    t = np.asarray(tour, dtype=np.int64)
+    return np.roll(t, -int(np.argmax(t == 0)))
+
+
+class ExactTSP(Solver):
+    """Held-Karp dynamic programming, O(2^N N^2): proven optimal, for N <= 12 (tests, tiny data)."""
+
+    name: ClassVar[str] = "exact"
+    problem: ClassVar[str] = "tsp"
+    strength: ClassVar[int] = 100
+    exact: ClassVar[bool] = True
+    max_size: ClassVar[int | None] = 12
+
+    def solve(self, instance: Mapping[str, np.ndarray]) -> np.ndarray:
+        coords, euc = _single(instance)
+        n = len(coords)
+        self.check_size(n)
+        d = distance_matrix(coords, euc)
+        m = n - 1  # node 0 is the fixed start; subsets range over nodes 1..n-1
+        full = 1 << m
+        cost = np.full((full, m), np.inf)
+        parent = np.full((full, m), -1, dtype=np.int64)
+        cost[1 << np.arange(m), np.arange(m)] = d[0, 1:]
+        inner = d[1:, 1:]  # (m, m)
+        for mask in range(1, full):
+            row = cost[mask]
+            if not np.isfinite(row).any():
+                continue
+            cand = row[:, None] + inner  # (m, m): last j -> next k
+            best_j = cand.argmin(axis=0)
+            best = cand[best_j, np.arange(m)]
+            for k in range(m):
+                if mask >> k & 1:
+                    continue
+                nxt = mask | (1 << k)
+                if best[k] < cost[nxt, k]:
+                    cost[nxt, k] = best[k]
+                    parent[nxt, k] = best_j[k]
+        last = int(np.argmin(cost[full - 1] + d[1:, 0]))
+        tour, mask = [], full - 1
+        while last >= 0:
+            tour.append(last + 1)
+            last, mask = int(parent[mask, last]), mask & ~(1 << last)
+        return np.array([0, *tour[::-1]], dtype=np.int64)
+
+
+class OrToolsTSP(Solver):
+    """OR-Tools routing: path-cheapest-arc start, guided local search until the time limit."""
+
+    name: ClassVar[str] = "ortools"
+    problem: ClassVar[str] = "tsp"
+    strength: ClassVar[int] = 10
+    deterministic: ClassVar[bool] = False
+    requires: ClassVar[tuple[str, ...]] = ("ortools",)
+    default_time_limit: ClassVar[float] = 2.0
+
+    def solve(self, instance: Mapping[str, np.ndarray]) -> np.ndarray:
+        from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
+        coords, euc = _single(instance)
+        n = len(coords)
+        dist = int_distance_matrix(coords, euc)
+        manager = pywrapcp.RoutingIndexManager(n, 1, 0)
+        routing = pywrapcp.RoutingModel(manager)
+        transit = routing.RegisterTransitMatrix(dist.tolist())
+        routing.SetArcCostEvaluatorOfAllVehicles(transit)
+        params = pywrapcp.DefaultRoutingSearchParameters()
+        params.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC
+        params.local_search_metaheuristic = (
+            routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
+        )
+        limit = self.time_limit or self.default_time_limit
+        params.time_limit.FromMilliseconds(max(1, int(limit * 1000)))
+        solution = routing.SolveWithParameters(params)
+        if solution is None:
+            raise RuntimeError("OR-Tools found no TSP tour (this should not happen)")
+        tour, index = [], routing.Start(0)
+        while not routing.IsEnd(index):
+            tour.append(manager.IndexToNode(index))
+            index = solution.Value(routing.NextVar(index))
+        return _rotate_to_zero(tour)
+
+
+class LKHTSP(Solver):
+    """LKH-3 (Helsgaun) through elkai: one run of LKH's default trials; academic licence only."""
+
+    name: ClassVar[str] = "lkh"
+    problem: ClassVar[str] = "tsp"
+    strength: ClassVar[int] = 30
+    requires: ClassVar[tuple[str, ...]] = ("elkai",)
+    install_hint: ClassVar[str] = "pip install 'symco[lkh]' (LKH-3 is free for academic, non-commercial use)"
+
+    def __init__(self, time_limit: float | None = None, seed: int = 0, runs: int = 1) -> None:
+        """:param runs: independent LKH runs; the best tour is kept."""
+        super().__init__(time_limit, seed)
+        self.runs = runs
+
+    def solve(self, instance: Mapping[str, np.ndarray]) -> np.ndarray:
+        self.ensure_available()
+        from elkai import _elkai  # the public wrappers cannot pass SEED / TIME_LIMIT
+
+        coords, euc = _single(instance)
+        n = len(coords)
+        pts = coords if euc else coords * int_scale(coords)
+        params = f"RUNS = {self.runs}\nSEED = {self.seed + 1}\nTRACE_LEVEL = 0\nPROBLEM_FILE = :stdin:\n"
+        if self.time_limit is not None:
+            params += f"TIME_LIMIT = {self.time_limit}\n"
+        # EUC_2D: LKH rounds each distance to nint, exactly TSPLIB's rule (and ours, after scaling).
+        lines = [f"TYPE : TSP\nDIMENSION : {n}\nEDGE_WEIGHT_TYPE : EUC_2D\nNODE_COORD_SECTION"]
+        lines += [f"{i + 1} {x!r} {y!r}" for i, (x, y) in enumerate(pts.tolist())]
+        tour = _elkai.solve_problem(params, "\n".join(lines) + "\nEOF\n")
+        return _rotate_to_zero(np.asarray(tour, dtype=np.int64) - 1)
+
+
+class HGSTSP(Solver):
+    """PyVRP's hybrid genetic search on the TSP as a one-vehicle VRP; stops after
+    ``no_improvement`` iterations without a better tour (deterministic for a seed), or at the
+    time limit if one is given."""
+
+    name: ClassVar[str] = "hgs"
+    problem: ClassVar[str] = "tsp"
+    strength: ClassVar[int] = 20
+    requires: ClassVar[tuple[str, ...]] = ("pyvrp",)
+
+    def __init__(self, time_limit: float | None = None, seed: int = 0, no_improvement: int = 1000) -> None:
+        super().__init__(time_limit, seed)
+        self.no_improvement = no_improvement
+
+    @property
+    def deterministic(self) -> bool:  # type: ignore[override]
+        return self.time_limit is None
+
+    def solve(self, instance: Mapping[str, np.ndarray]) -> np.ndarray:
+        import pyvrp
+        from pyvrp.stop import MaxRuntime, MultipleCriteria, NoImprovement
+
+        coords, euc = _single(instance)
+        n = len(coords)
+        dist = int_distance_matrix(coords, euc)
+        data = pyvrp.ProblemData(
+            locations=[pyvrp.Location(float(x), float(y)) for x, y in coords],
+            clients=[pyvrp.Client(location=i) for i in range(1, n)],
+            depots=[pyvrp.Depot(location=0)],
+            vehicle_types=[pyvrp.VehicleType(1)],
+            distance_matrices=[dist],
+            duration_matrices=[np.zeros_like(dist)],
+        )
+        stop = NoImprovement(self.no_improvement)
+        if self.time_limit is not None:
+            stop = MultipleCriteria([stop, MaxRuntime(self.time_limit)])
+        result = pyvrp.solve(data, stop=stop, seed=self.seed, display=False, collect_stats=False)
+        # client k of the model is node k+1 of the instance (node 0 is the depot)
+        visits = [a.idx + 1 for a in result.best.routes()[0] if a.is_client()]
+        return np.array([0, *visits], dtype=np.int64)
