@@ -54,6 +54,8 @@ def read_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     path = Path(path)
     if not path.is_file():
         raise DataFileError(f"{path}: no such file")
+    if not zipfile.is_zipfile(path):
+        raise DataFileError(f"{path}: not a .npz archive")
     try:
         with np.load(path, allow_pickle=False) as f:
             return {k: f[k] for k in f.files}

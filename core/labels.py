@@ -170,7 +170,8 @@ def build_dataset(
                         fut.add_done_callback(lambda _f: progress(1))
                     futs.append(fut)
             window.append((c, inst, futs))
-            while len(window) > 1:  # keep one chunk queued behind the one being finished
+            # with workers, keep one chunk queued so no process idles while a chunk is saved
+            while len(window) > (1 if workers > 1 else 0):
                 finish()
         while window:
             finish()

@@ -107,8 +107,8 @@ def build_registry(pm: PluginManager) -> Registry:
     one name raise :class:`~symco.core.errors.DuplicateNameError` naming both.
     """
     registry = Registry()
-    # pluggy calls hooks last-registered first; register in load order instead.
-    for impl in reversed(pm.hook.symco_register.get_hookimpls()):
+    # get_hookimpls() lists plugins in registration order (pluggy *calls* them in reverse).
+    for impl in pm.hook.symco_register.get_hookimpls():
         name = pm.get_name(impl.plugin) or repr(impl.plugin)
         with registry.scope(name, pm.packages.get(name, "-")):
             try:

@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from symco.core.errors import InvalidInstanceError
+from symco.core.errors import DataFileError, InvalidInstanceError
 
 Instances = dict[str, np.ndarray]
 """A batch of instances: key -> array with leading dimension ``B``."""
@@ -80,7 +80,7 @@ def check_arrays(
             if bad.any():
                 idx = tuple(int(i) for i in np.argwhere(bad)[0])
                 raise InvalidInstanceError(
-                    f"{where}: '{spec.key}' has a non-finite value {a[idx]!r} at index {idx}"
+                    f"{where}: '{spec.key}' has a non-finite value {a[idx].item()!r} at index {idx}"
                 )
         elif spec.kind == "int" and not np.issubdtype(a.dtype, np.integer):
             raise InvalidInstanceError(f"{where}: '{spec.key}' must be integers, got dtype {a.dtype}")
@@ -112,6 +112,8 @@ class Problem(ABC):
     """Names accepted by :meth:`generate`'s ``distribution``; the first is the default."""
     file_suffixes: ClassVar[tuple[str, ...]] = ()
     """Suffixes of single-instance files :meth:`read` understands (besides ``.npz``)."""
+    fixed_nodes: ClassVar[int] = 0
+    """Leading nodes that a relabelling must keep in place (a depot); see :meth:`relabel`."""
 
     # -- instances -------------------------------------------------------------------------------
 
@@ -163,6 +165,26 @@ class Problem(ABC):
     def check_solution(self, instances: Mapping[str, np.ndarray], solutions: Sequence[np.ndarray] | np.ndarray) -> None:
         """Raise :class:`~symco.core.errors.InfeasibleSolutionError` naming the first infeasible solution."""
 
+    def relabel(
+        self, instances: Mapping[str, np.ndarray], solutions: Sequence[np.ndarray], perm: np.ndarray
+    ) -> tuple[Instances, list[np.ndarray]]:
+        """Apply the node relabelling ``new node i = old node perm[i]`` to instances and solutions.
+
+        The objective is invariant under it (a property the contract tests check). The default
+        permutes every array with an ``"N"`` axis and maps solution entries ``>= 0`` as node
+        indices; problems whose solutions are not node indices override it.
+        """
+        perm = np.asarray(perm)
+        if not np.array_equal(perm[: self.fixed_nodes], np.arange(self.fixed_nodes)):
+            raise ValueError(f"a relabelling of {self.name} must keep the first {self.fixed_nodes} nodes")
+        inverse = np.argsort(perm)
+        out = dict(instances)
+        for spec in self.instance_spec:
+            if "N" in spec.shape and spec.key in instances:
+                out[spec.key] = np.take(np.asarray(instances[spec.key]), perm, axis=spec.shape.index("N"))
+        sols = [np.where(s >= 0, inverse[np.maximum(s, 0)], s) for s in map(np.asarray, solutions)]
+        return out, sols
+
     def pack_solutions(self, solutions: Sequence[np.ndarray]) -> np.ndarray:
         """Stack solutions into one array for ``.npz`` storage (right-padded with ``-1``)."""
         width = max((len(s) for s in solutions), default=0)
@@ -191,7 +213,6 @@ class Problem(ABC):
         """Whether :meth:`read` understands ``path`` (by suffix; ``.npz`` is generic)."""
         return path.suffix.lower() in self.file_suffixes
 
-    @abstractmethod
     def read(self, path: Path) -> tuple[Instances, np.ndarray | None]:
         """Read one instance file (TSPLIB, VRPLIB, ...) as a batch of one.
 
@@ -199,7 +220,8 @@ class Problem(ABC):
             solution stored beside the file (e.g. ``NAME.sol``), or ``None``.
         :raises DataFileError: the file is missing or malformed (one line, naming it).
         """
+        raise DataFileError(f"{path}: {self.name} has no single-instance file format; use .npz datasets")
 
-    @abstractmethod
     def write(self, path: Path, instances: Mapping[str, np.ndarray], solution: np.ndarray | None = None) -> None:
         """Write the single instance in ``instances`` (``B=1``) to ``path`` in the problem's file format."""
+        raise DataFileError(f"{path}: {self.name} has no single-instance file format; use .npz datasets")
