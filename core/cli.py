@@ -58,20 +58,26 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def default_solver(pm: PluginManager, registry: Registry, problem: Problem) -> type[Solver]:
+def default_solver(pm: PluginManager, registry: Registry, problem: Problem, size: int | None = None) -> type[Solver]:
     """The solver that labels ``problem`` when none is named: a plugin's choice, else the strongest
-    installed one that is not size-limited (exact solvers are for tiny instances)."""
+    installed one that accepts ``size`` nodes (size-limited exact solvers win on tiny instances;
+    with no size given, unlimited solvers are preferred)."""
     chosen = pm.hook.symco_default_solver(problem=problem, registry=registry)
     if chosen:
         return registry.solver_class(problem.name, chosen)
-    candidates = [s for s in registry.solver_classes(problem.name) if s.available() and s.max_size is None]
+    installed = [s for s in registry.solver_classes(problem.name) if s.available()]
+    fits = [s for s in installed if s.max_size is None or (size is not None and size <= s.max_size)]
+    candidates = fits or ([] if size is not None else installed)
     if not candidates:
-        raise SymcoError(f"no installed solver for problem '{problem.name}'")
+        where = f" of size {size}" if size is not None else ""
+        raise SymcoError(f"no installed solver for {problem.name} instances{where}")
     return candidates[0]
 
 
-def _resolve_solver(pm: PluginManager, registry: Registry, problem: Problem, name: str | None) -> type[Solver]:
-    cls = default_solver(pm, registry, problem) if name is None else registry.solver_class(problem.name, name)
+def _resolve_solver(
+    pm: PluginManager, registry: Registry, problem: Problem, name: str | None, size: int | None = None
+) -> type[Solver]:
+    cls = default_solver(pm, registry, problem, size) if name is None else registry.solver_class(problem.name, name)
     cls.ensure_available()
     return cls
 
@@ -114,7 +120,7 @@ def cmd_data(args: argparse.Namespace, pm: PluginManager, registry: Registry) ->
     from symco.core.labels import DataSpec, build_dataset, parts_dir
 
     problem = registry.problem(args.problem)
-    solver_cls = None if args.solver == "none" else _resolve_solver(pm, registry, problem, args.solver)
+    solver_cls = None if args.solver == "none" else _resolve_solver(pm, registry, problem, args.solver, args.size)
     distribution = args.distribution or problem.distributions[0]
     if distribution not in problem.distributions:
         raise InvalidInstanceError(
@@ -210,11 +216,12 @@ def cmd_solve(args: argparse.Namespace, pm: PluginManager, registry: Registry) -
     options: dict[str, Any] = {"seed": args.seed}
     if args.time_limit is not None:
         options["time_limit"] = args.time_limit
-    solvers = {}
+    largest: dict[str, int] = {}
     for _, problem, inst, _ in items:
-        if problem.name not in solvers:
-            solvers[problem.name] = _resolve_solver(pm, registry, problem, args.solver)
-        solvers[problem.name](**options).check_size(problem.size(inst))
+        largest[problem.name] = max(largest.get(problem.name, 0), problem.size(inst))
+    solvers = {name: _resolve_solver(pm, registry, registry.problem(name), args.solver, n) for name, n in largest.items()}
+    for name, n in largest.items():
+        solvers[name](**options).check_size(n)
     rows, records = [], []
     with Pool(args.workers) as pool:
         futs = [pool.submit(solvers[p.name], options, inst) for _, p, inst, _ in items]
@@ -231,11 +238,26 @@ def cmd_solve(args: argparse.Namespace, pm: PluginManager, registry: Registry) -
                 "reference": ref, "gap_percent": gap,
             })
     print(format_table(["name", "n", "solver", "cost", "reference", "gap %", "time s"], rows))
+    print()
+    print(format_table(["problem", "n", "solver", "instances", "mean cost", "mean gap %", "s/instance"], _summary(records)))
     if args.out:
         with atomic_path(args.out) as tmp:
             tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
         print(f"wrote {args.out}: {len(records)} lines")
     return 0
+
+
+def _summary(records: list[dict[str, Any]]) -> list[list[Any]]:
+    """One row per (problem, size, solver): means of cost, gap (where a reference exists), time."""
+    groups: dict[tuple[str, int, str], list[dict[str, Any]]] = {}
+    for r in records:
+        groups.setdefault((r["problem"], r["n"], r["solver"]), []).append(r)
+    rows = []
+    for (problem, n, solver), rs in sorted(groups.items()):
+        gaps = [r["gap_percent"] for r in rs if r["gap_percent"] is not None]
+        rows.append([problem, n, solver, len(rs), sum(r["cost"] for r in rs) / len(rs),
+                     sum(gaps) / len(gaps) if gaps else None, sum(r["time_s"] for r in rs) / len(rs)])
+    return rows
 
 
 # -- wiring ----------------------------------------------------------------------------------------

@@ -1,0 +1,74 @@
+"""The README's plugin guide, executed: its files are installed as a real package and used."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+SYMCO = str(Path(sys.executable).with_name("symco"))
+
+
+def guide_files() -> dict[str, str]:
+    """Code blocks of the README whose first line is ``# file: PATH``."""
+    blocks = re.findall(r"```[a-z]*\n(.*?)```", README.read_text(), flags=re.S)
+    files = {}
+    for block in blocks:
+        first, _, rest = block.partition("\n")
+        if first.startswith("# file: "):
+            files[first.removeprefix("# file: ").strip()] = rest
+    return files
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    root = tmp_path_factory.mktemp("guide")
+    files = guide_files()
+    assert set(files) == {"symco-partition/pyproject.toml", "symco-partition/symco_partition.py"}
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    target = root / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--target", str(target), str(root / "symco-partition")],
+        check=True, capture_output=True, text=True,
+    )
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(target), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env.pop("SYMCO_DISABLE_PLUGINS", None)
+    return env
+
+
+@pytest.mark.slow
+def test_plugin_listed_with_its_package(installed: dict[str, str]) -> None:
+    out = subprocess.run([SYMCO, "plugins"], env=installed, capture_output=True, text=True, check=True).stdout
+    rows = [line.split() for line in out.splitlines()]
+    assert ["problem", "partition", "partition", "symco-partition", "0.1.0"] in rows
+    assert any(r[:3] == ["solver", "brute", "partition"] for r in rows)
+    assert any(r[:2] == ["problem", "tsp"] for r in rows)  # the built-ins still there
+
+
+@pytest.mark.slow
+def test_plugin_works_in_data_and_solve(installed: dict[str, str], tmp_path: Path) -> None:
+    out = tmp_path / "p.npz"
+    subprocess.run([SYMCO, "data", "--problem", "partition", "--size", "10", "--num", "6", "--out", str(out),
+                    "--workers", "2", "--quiet"], env=installed, check=True, capture_output=True, text=True)
+    with np.load(out) as f:
+        assert f["weights"].shape == (6, 10) and f["differences"].shape == (6,)
+        assert (f["differences"] <= f["weights"].max(axis=1)).all()
+    res = subprocess.run([SYMCO, "solve", str(out)], env=installed, check=True, capture_output=True, text=True)
+    assert "partition" in res.stdout and "brute" in res.stdout
+
+
+@pytest.mark.slow
+def test_disable_blocks_the_plugin(installed: dict[str, str]) -> None:
+    env = {**installed, "SYMCO_DISABLE_PLUGINS": "partition"}
+    out = subprocess.run([SYMCO, "plugins"], env=env, capture_output=True, text=True, check=True).stdout
+    assert "partition" not in out and "tsp" in out
