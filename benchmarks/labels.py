@@ -25,7 +25,9 @@ from symco.core.manager import load_registry
 from symco.core.table import format_table
 
 
-def label(pool: Pool, solver_cls: Any, options: dict[str, Any], problem: Any, inst: dict[str, np.ndarray]) -> tuple[np.ndarray, float]:
+def label(
+    pool: Pool, solver_cls: Any, options: dict[str, Any], problem: Any, inst: dict[str, np.ndarray]
+) -> tuple[np.ndarray, float]:
     """Costs of every instance and the wall-clock seconds for the whole batch."""
     b = len(inst["coords"])
     start = time.perf_counter()
@@ -64,7 +66,9 @@ def main() -> None:
             costs: dict[str, np.ndarray] = {}
             walls: dict[str, float] = {}
             if have_lkh:
-                costs["ref"], walls["ref"] = label(pool, cls["lkh"], {"runs": 3, "seed": 7}, tsp, inst)
+                costs["ref"], walls["ref"] = label(
+                    pool, cls["lkh"], {"runs": 3, "seed": 7}, tsp, inst
+                )
             for title, name, opts in configs:
                 costs[title], walls[title] = label(pool, cls[name], {**opts, "seed": 0}, tsp, inst)
             ref = costs["ref"] if have_lkh else np.min(np.stack(list(costs.values())), axis=0)
@@ -72,18 +76,37 @@ def main() -> None:
             for title, _, _ in configs:
                 gap = float(np.mean(tsp.gap(costs[title], ref)))
                 ips = num / walls[title]
-                rows.append([f"TSP{size}", title, num, ips, gap, float(np.max(tsp.gap(costs[title], ref)))])
-                results.append({"size": size, "solver": title, "instances": num, "instances_per_s": ips,
-                                "mean_gap_percent": gap, "reference": ref_name})
-    print(f"reference: {'3-run LKH' if have_lkh else 'best tour of any solver'}; {args.workers} worker processes")
+                rows.append(
+                    [f"TSP{size}", title, num, ips, gap, float(np.max(tsp.gap(costs[title], ref)))]
+                )
+                results.append(
+                    {
+                        "size": size,
+                        "solver": title,
+                        "instances": num,
+                        "instances_per_s": ips,
+                        "mean_gap_percent": gap,
+                        "reference": ref_name,
+                    }
+                )
+    print(
+        f"reference: {'3-run LKH' if have_lkh else 'best tour of any solver'}; {args.workers} worker processes"
+    )
     print(format_table(["set", "solver", "n inst", "inst/s", "mean gap %", "max gap %"], rows))
     by = {(r["size"], r["solver"]): r for r in results}
     for size in args.sizes:
         if (size, "lkh (1 run)") in by and (size, "ortools GLS 1 s") in by:
             a, b = by[(size, "lkh (1 run)")], by[(size, "ortools GLS 1 s")]
-            print(f"TSP{size}: LKH labels {a['instances_per_s'] / b['instances_per_s']:.1f}x faster than OR-Tools 1 s"
-                  f" and {b['mean_gap_percent'] - a['mean_gap_percent']:.2f} points closer to the reference")
-    meta = {"machine": platform.machine(), "cpus": os.cpu_count(), "workers": args.workers, "seed": args.seed}
+            print(
+                f"TSP{size}: LKH labels {a['instances_per_s'] / b['instances_per_s']:.1f}x faster than OR-Tools 1 s"
+                f" and {b['mean_gap_percent'] - a['mean_gap_percent']:.2f} points closer to the reference"
+            )
+    meta = {
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "workers": args.workers,
+        "seed": args.seed,
+    }
     with atomic_path(args.json) as tmp:
         tmp.write_text(json.dumps({"meta": meta, "results": results}, indent=1))
     print(f"wrote {args.json}")

@@ -8,12 +8,13 @@ Built-in commands: ``plugins``, ``data``, ``solve``; plugins add more through th
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from symco.core.errors import DataFileError, InvalidInstanceError, SymcoError
 from symco.core.manager import PluginManager, build_registry, get_plugin_manager
@@ -24,7 +25,7 @@ from symco.core.table import format_table
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse's own usage errors: one line too
+    def error(self, message: str) -> NoReturn:  # argparse's own usage errors: one line too
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
@@ -58,7 +59,9 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def default_solver(pm: PluginManager, registry: Registry, problem: Problem, size: int | None = None) -> type[Solver]:
+def default_solver(
+    pm: PluginManager, registry: Registry, problem: Problem, size: int | None = None
+) -> type[Solver]:
     """The solver that labels ``problem`` when none is named: a plugin's choice, else the strongest
     installed one that accepts ``size`` nodes (size-limited exact solvers win on tiny instances;
     with no size given, unlimited solvers are preferred)."""
@@ -75,9 +78,17 @@ def default_solver(pm: PluginManager, registry: Registry, problem: Problem, size
 
 
 def _resolve_solver(
-    pm: PluginManager, registry: Registry, problem: Problem, name: str | None, size: int | None = None
+    pm: PluginManager,
+    registry: Registry,
+    problem: Problem,
+    name: str | None,
+    size: int | None = None,
 ) -> type[Solver]:
-    cls = default_solver(pm, registry, problem, size) if name is None else registry.solver_class(problem.name, name)
+    cls = (
+        default_solver(pm, registry, problem, size)
+        if name is None
+        else registry.solver_class(problem.name, name)
+    )
     cls.ensure_available()
     return cls
 
@@ -88,10 +99,8 @@ def _resolve_solver(
 def cmd_plugins(args: argparse.Namespace, pm: PluginManager, registry: Registry) -> int:
     defaults: dict[str, str] = {}
     for e in registry.entries("problem"):
-        try:
+        with contextlib.suppress(SymcoError):
             defaults[e.name] = default_solver(pm, registry, e.obj()).name
-        except SymcoError:
-            pass
     rows = []
     for e in registry.entries():
         note = ""
@@ -105,7 +114,11 @@ def cmd_plugins(args: argparse.Namespace, pm: PluginManager, registry: Registry)
         rows.append([e.kind, e.name, e.problem or "", e.plugin, e.package, note])
     if args.json:
         keys = ["kind", "name", "problem", "plugin", "package", "note"]
-        print(json.dumps({"entries": [dict(zip(keys, r)) for r in rows], "failed": pm.failed}, indent=1))
+        print(
+            json.dumps(
+                {"entries": [dict(zip(keys, r)) for r in rows], "failed": pm.failed}, indent=1
+            )
+        )
         return 0
     print(format_table(["kind", "name", "problem", "plugin", "package", "note"], rows))
     for name, reason in sorted(pm.failed.items()):
@@ -120,15 +133,25 @@ def cmd_data(args: argparse.Namespace, pm: PluginManager, registry: Registry) ->
     from symco.core.labels import DataSpec, build_dataset, parts_dir
 
     problem = registry.problem(args.problem)
-    solver_cls = None if args.solver == "none" else _resolve_solver(pm, registry, problem, args.solver, args.size)
+    solver_cls = (
+        None
+        if args.solver == "none"
+        else _resolve_solver(pm, registry, problem, args.solver, args.size)
+    )
     distribution = args.distribution or problem.distributions[0]
     if distribution not in problem.distributions:
         raise InvalidInstanceError(
             f"--distribution: unknown {problem.name} distribution '{distribution}'; known: {', '.join(problem.distributions)}"
         )
     if args.size < problem.min_size:
-        raise InvalidInstanceError(f"--size: {problem.name} needs at least {problem.min_size} nodes, got {args.size}")
-    if solver_cls is not None and solver_cls.max_size is not None and args.size > solver_cls.max_size:
+        raise InvalidInstanceError(
+            f"--size: {problem.name} needs at least {problem.min_size} nodes, got {args.size}"
+        )
+    if (
+        solver_cls is not None
+        and solver_cls.max_size is not None
+        and args.size > solver_cls.max_size
+    ):
         raise InvalidInstanceError(
             f"--size: solver '{solver_cls.name}' handles at most {solver_cls.max_size} nodes, got {args.size}"
         )
@@ -152,9 +175,13 @@ def cmd_data(args: argparse.Namespace, pm: PluginManager, registry: Registry) ->
     )
     from tqdm import tqdm
 
-    label = f"{problem.name}{args.size} " + (f"solving with {solver_cls.name}" if solver_cls else "generating")
+    label = f"{problem.name}{args.size} " + (
+        f"solving with {solver_cls.name}" if solver_cls else "generating"
+    )
     with tqdm(total=args.num, desc=label, unit="inst", disable=args.quiet, file=sys.stderr) as bar:
-        summary = build_dataset(problem, spec, out, solver_cls=solver_cls, workers=args.workers, progress=bar.update)
+        summary = build_dataset(
+            problem, spec, out, solver_cls=solver_cls, workers=args.workers, progress=bar.update
+        )
     msg = f"wrote {out}: {spec.num} {problem.name}{args.size} instances"
     if solver_cls is not None:
         msg += f" labelled by {solver_cls.name} ({summary['solver_seconds'] / spec.num:.3f} s/instance)"
@@ -175,24 +202,40 @@ def _problem_for_npz(registry: Registry, path: Path, keys: Sequence[str]) -> Pro
         if required <= set(keys) and (best is None or len(required) > best[0]):
             best = (len(required), e.obj())
     if best is None:
-        raise DataFileError(f"{path}: its arrays ({', '.join(keys) or 'none'}) match no registered problem")
+        raise DataFileError(
+            f"{path}: its arrays ({', '.join(keys) or 'none'}) match no registered problem"
+        )
     return best[1]
 
 
-def _load_inputs(registry: Registry, paths: Sequence[str], forced: str | None) -> list[tuple[str, Problem, dict[str, Any], Any]]:
+def _load_inputs(
+    registry: Registry, paths: Sequence[str], forced: str | None
+) -> list[tuple[str, Problem, dict[str, Any], Any]]:
     """``(name, problem, instances, reference)`` per instance of every input path."""
     from symco.core.dataset import load_dataset, read_npz
 
     items = []
     for raw in paths:
         path = Path(raw)
-        files = sorted(p for p in path.iterdir() if p.suffix == ".npz" or any(
-            e.obj().can_read(p) for e in registry.entries("problem"))) if path.is_dir() else [path]
+        files = (
+            sorted(
+                p
+                for p in path.iterdir()
+                if p.suffix == ".npz"
+                or any(e.obj().can_read(p) for e in registry.entries("problem"))
+            )
+            if path.is_dir()
+            else [path]
+        )
         for f in files:
             if not f.exists():
                 raise DataFileError(f"{f}: no such file")
             if f.suffix == ".npz":
-                problem = registry.problem(forced) if forced else _problem_for_npz(registry, f, list(read_npz(f)))
+                problem = (
+                    registry.problem(forced)
+                    if forced
+                    else _problem_for_npz(registry, f, list(read_npz(f)))
+                )
                 ds = load_dataset(f, problem)
                 for i in range(len(ds)):
                     ref = None if ds.objectives is None else float(ds.objectives[i])
@@ -219,7 +262,10 @@ def cmd_solve(args: argparse.Namespace, pm: PluginManager, registry: Registry) -
     largest: dict[str, int] = {}
     for _, problem, inst, _ in items:
         largest[problem.name] = max(largest.get(problem.name, 0), problem.size(inst))
-    solvers = {name: _resolve_solver(pm, registry, registry.problem(name), args.solver, n) for name, n in largest.items()}
+    solvers = {
+        name: _resolve_solver(pm, registry, registry.problem(name), args.solver, n)
+        for name, n in largest.items()
+    }
     for name, n in largest.items():
         solvers[name](**options).check_size(n)
     rows, records = [], []
@@ -232,14 +278,27 @@ def cmd_solve(args: argparse.Namespace, pm: PluginManager, registry: Registry) -
             gap = None if ref is None else float(problem.gap(cost, ref))
             n = problem.size(inst)
             rows.append([name, n, solvers[problem.name].name, cost, ref, gap, seconds])
-            records.append({
-                "name": name, "n": n, "cost": cost, "solution": problem.solution_to_json(solution),
-                "time_s": seconds, "problem": problem.name, "solver": solvers[problem.name].name,
-                "reference": ref, "gap_percent": gap,
-            })
+            records.append(
+                {
+                    "name": name,
+                    "n": n,
+                    "cost": cost,
+                    "solution": problem.solution_to_json(solution),
+                    "time_s": seconds,
+                    "problem": problem.name,
+                    "solver": solvers[problem.name].name,
+                    "reference": ref,
+                    "gap_percent": gap,
+                }
+            )
     print(format_table(["name", "n", "solver", "cost", "reference", "gap %", "time s"], rows))
     print()
-    print(format_table(["problem", "n", "solver", "instances", "mean cost", "mean gap %", "s/instance"], _summary(records)))
+    print(
+        format_table(
+            ["problem", "n", "solver", "instances", "mean cost", "mean gap %", "s/instance"],
+            _summary(records),
+        )
+    )
     if args.out:
         with atomic_path(args.out) as tmp:
             tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
@@ -255,8 +314,17 @@ def _summary(records: list[dict[str, Any]]) -> list[list[Any]]:
     rows = []
     for (problem, n, solver), rs in sorted(groups.items()):
         gaps = [r["gap_percent"] for r in rs if r["gap_percent"] is not None]
-        rows.append([problem, n, solver, len(rs), sum(r["cost"] for r in rs) / len(rs),
-                     sum(gaps) / len(gaps) if gaps else None, sum(r["time_s"] for r in rs) / len(rs)])
+        rows.append(
+            [
+                problem,
+                n,
+                solver,
+                len(rs),
+                sum(r["cost"] for r in rs) / len(rs),
+                sum(gaps) / len(gaps) if gaps else None,
+                sum(r["time_s"] for r in rs) / len(rs),
+            ]
+        )
     return rows
 
 
@@ -266,11 +334,15 @@ def _summary(records: list[dict[str, Any]]) -> list[list[Any]]:
 def build_parser(pm: PluginManager) -> argparse.ArgumentParser:
     from symco import __version__
 
-    parser = _Parser(prog="symco", description="symco: learning with symmetries — problems, solvers, policies.")
+    parser = _Parser(
+        prog="symco", description="symco: learning with symmetries — problems, solvers, policies."
+    )
     parser.add_argument("--version", action="version", version=f"symco {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    p = sub.add_parser("plugins", help="list every registered problem, solver, reducer, policy and encoding")
+    p = sub.add_parser(
+        "plugins", help="list every registered problem, solver, reducer, policy and encoding"
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(handler=cmd_plugins)
 
@@ -278,22 +350,51 @@ def build_parser(pm: PluginManager) -> argparse.ArgumentParser:
     p.add_argument("--problem", required=True, help="registered problem name (see `symco plugins`)")
     p.add_argument("--size", type=_positive_int, required=True, help="nodes (items) per instance")
     p.add_argument("--num", type=_positive_int, required=True, help="number of instances")
-    p.add_argument("--solver", default=None, help="label solver (default: strongest installed); 'none' to skip")
-    p.add_argument("--seed", type=_nonneg_int, default=0, help="seed of the instances (and the solver)")
+    p.add_argument(
+        "--solver", default=None, help="label solver (default: strongest installed); 'none' to skip"
+    )
+    p.add_argument(
+        "--seed", type=_nonneg_int, default=0, help="seed of the instances (and the solver)"
+    )
     p.add_argument("--out", required=True, help="output .npz (written atomically)")
-    p.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1, help="solver processes (default: all cores)")
-    p.add_argument("--distribution", default=None, help="instance distribution (default: the problem's first)")
-    p.add_argument("--time-limit", type=_positive_float, default=None, help="seconds per instance for anytime solvers")
-    p.add_argument("--chunk-size", type=_positive_int, default=256, help="instances per resumable chunk")
+    p.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=os.cpu_count() or 1,
+        help="solver processes (default: all cores)",
+    )
+    p.add_argument(
+        "--distribution", default=None, help="instance distribution (default: the problem's first)"
+    )
+    p.add_argument(
+        "--time-limit",
+        type=_positive_float,
+        default=None,
+        help="seconds per instance for anytime solvers",
+    )
+    p.add_argument(
+        "--chunk-size", type=_positive_int, default=256, help="instances per resumable chunk"
+    )
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=cmd_data)
 
-    p = sub.add_parser("solve", help="solve instance files (TSPLIB, .npz, directories) and print a table")
-    p.add_argument("paths", nargs="+", metavar="PATH", help="instance files, .npz datasets or directories")
+    p = sub.add_parser(
+        "solve", help="solve instance files (TSPLIB, .npz, directories) and print a table"
+    )
+    p.add_argument(
+        "paths", nargs="+", metavar="PATH", help="instance files, .npz datasets or directories"
+    )
     p.add_argument("--solver", default=None, help="solver name (default: strongest installed)")
-    p.add_argument("--problem", default=None, help="problem of the inputs (default: guessed from each file)")
-    p.add_argument("--time-limit", type=_positive_float, default=None, help="seconds per instance for anytime solvers")
+    p.add_argument(
+        "--problem", default=None, help="problem of the inputs (default: guessed from each file)"
+    )
+    p.add_argument(
+        "--time-limit",
+        type=_positive_float,
+        default=None,
+        help="seconds per instance for anytime solvers",
+    )
     p.add_argument("--seed", type=_nonneg_int, default=0, help="solver seed")
     p.add_argument("--workers", type=_positive_int, default=1, help="solver processes")
     p.add_argument("--out", default=None, help="write one JSON line per instance here")
@@ -318,7 +419,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"symco: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("symco: interrupted (finished chunks are kept: rerun the same command to resume)", file=sys.stderr)
+        print(
+            "symco: interrupted (finished chunks are kept: rerun the same command to resume)",
+            file=sys.stderr,
+        )
         return 130
     except BrokenPipeError:
         return 141

@@ -30,7 +30,9 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent
+    )
     os.close(fd)
     try:
         yield Path(tmp)
@@ -46,7 +48,7 @@ def save_npz(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray]) -> 
         if np.asarray(value).dtype == object:
             raise TypeError(f"array '{key}' has dtype object; datasets hold numeric arrays only")
     with atomic_path(path) as tmp:
-        np.savez(tmp, **{k: np.asarray(v) for k, v in arrays.items()})
+        np.savez(tmp, **{k: np.asarray(v) for k, v in arrays.items()})  # type: ignore[arg-type]
 
 
 def read_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
@@ -64,7 +66,9 @@ def read_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
             raise DataFileError(f"{path}: holds pickled objects, which symco never loads") from None
         raise DataFileError(f"{path}: not a valid .npz file ({exc})") from None
     except (OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise DataFileError(f"{path}: not a valid .npz file ({type(exc).__name__}: {exc})") from None
+        raise DataFileError(
+            f"{path}: not a valid .npz file ({type(exc).__name__}: {exc})"
+        ) from None
 
 
 @dataclass
@@ -93,5 +97,7 @@ def load_dataset(path: str | os.PathLike[str], problem: Problem) -> Dataset:
                 f"{path}: '{key}' has shape {arr.shape}, expected leading dimension B={b}"
             )
     if objectives is not None and objectives.ndim != 1:
-        raise InvalidInstanceError(f"{path}: '{problem.objective_key}' must have shape (B,), got {objectives.shape}")
+        raise InvalidInstanceError(
+            f"{path}: '{problem.objective_key}' must have shape (B,), got {objectives.shape}"
+        )
     return Dataset(instances, solutions, objectives)

@@ -106,7 +106,9 @@ def _open_parts(out: Path, spec: DataSpec) -> tuple[Path, set[int]]:
         try:
             theirs = json.loads(manifest.read_text())
         except (OSError, json.JSONDecodeError) as exc:
-            raise DataFileError(f"{manifest}: unreadable ({exc}); delete {parts} to start over") from None
+            raise DataFileError(
+                f"{manifest}: unreadable ({exc}); delete {parts} to start over"
+            ) from None
         diff = [k for k in mine if theirs.get(k) != mine[k]]
         if diff:
             k = diff[0]
@@ -161,7 +163,9 @@ def build_dataset(
 
         for c in todo:
             rng = np.random.default_rng([spec.seed, c])
-            inst = problem.generate(spec.chunk_len(c), spec.size, rng=rng, distribution=spec.distribution)
+            inst = problem.generate(
+                spec.chunk_len(c), spec.size, rng=rng, distribution=spec.distribution
+            )
             futs = []
             if solver_cls is not None:
                 for i in range(spec.chunk_len(c)):

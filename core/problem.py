@@ -55,7 +55,9 @@ def check_arrays(
         if spec.key not in arrays:
             if spec.optional:
                 continue
-            raise InvalidInstanceError(f"{where}: missing array '{spec.key}' ({spec.doc or spec.shape})")
+            raise InvalidInstanceError(
+                f"{where}: missing array '{spec.key}' ({spec.doc or spec.shape})"
+            )
         a = np.asarray(arrays[spec.key])
         want = "(" + ",".join(map(str, spec.shape)) + ")"
         if a.ndim != len(spec.shape):
@@ -75,7 +77,9 @@ def check_arrays(
                 )
         if spec.kind == "float":
             if not np.issubdtype(a.dtype, np.number) or np.issubdtype(a.dtype, np.complexfloating):
-                raise InvalidInstanceError(f"{where}: '{spec.key}' must be real numbers, got dtype {a.dtype}")
+                raise InvalidInstanceError(
+                    f"{where}: '{spec.key}' must be real numbers, got dtype {a.dtype}"
+                )
             bad = ~np.isfinite(a)
             if bad.any():
                 idx = tuple(int(i) for i in np.argwhere(bad)[0])
@@ -83,9 +87,13 @@ def check_arrays(
                     f"{where}: '{spec.key}' has a non-finite value {a[idx].item()!r} at index {idx}"
                 )
         elif spec.kind == "int" and not np.issubdtype(a.dtype, np.integer):
-            raise InvalidInstanceError(f"{where}: '{spec.key}' must be integers, got dtype {a.dtype}")
+            raise InvalidInstanceError(
+                f"{where}: '{spec.key}' must be integers, got dtype {a.dtype}"
+            )
         elif spec.kind == "bool" and a.dtype != np.bool_:
-            raise InvalidInstanceError(f"{where}: '{spec.key}' must be booleans, got dtype {a.dtype}")
+            raise InvalidInstanceError(
+                f"{where}: '{spec.key}' must be booleans, got dtype {a.dtype}"
+            )
     return dims.get("B", 0), dims.get("N")
 
 
@@ -138,7 +146,7 @@ class Problem(ABC):
         self.check_values(instances, where)
         return b, n
 
-    def check_values(self, instances: Mapping[str, Any], where: str) -> None:
+    def check_values(self, instances: Mapping[str, Any], where: str) -> None:  # noqa: B027
         """Problem-specific value rules beyond shapes and finiteness (override as needed)."""
 
     def size(self, instances: Mapping[str, Any]) -> int:
@@ -158,11 +166,15 @@ class Problem(ABC):
     # -- solutions -------------------------------------------------------------------------------
 
     @abstractmethod
-    def objective(self, instances: Mapping[str, np.ndarray], solutions: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
+    def objective(
+        self, instances: Mapping[str, np.ndarray], solutions: Sequence[np.ndarray] | np.ndarray
+    ) -> np.ndarray:
         """Objective value of each solution, shape ``(B,)``; ``solutions[i]`` solves instance ``i``."""
 
     @abstractmethod
-    def check_solution(self, instances: Mapping[str, np.ndarray], solutions: Sequence[np.ndarray] | np.ndarray) -> None:
+    def check_solution(
+        self, instances: Mapping[str, np.ndarray], solutions: Sequence[np.ndarray] | np.ndarray
+    ) -> None:
         """Raise :class:`~symco.core.errors.InfeasibleSolutionError` naming the first infeasible solution."""
 
     def relabel(
@@ -176,12 +188,16 @@ class Problem(ABC):
         """
         perm = np.asarray(perm)
         if not np.array_equal(perm[: self.fixed_nodes], np.arange(self.fixed_nodes)):
-            raise ValueError(f"a relabelling of {self.name} must keep the first {self.fixed_nodes} nodes")
+            raise ValueError(
+                f"a relabelling of {self.name} must keep the first {self.fixed_nodes} nodes"
+            )
         inverse = np.argsort(perm)
         out = dict(instances)
         for spec in self.instance_spec:
             if "N" in spec.shape and spec.key in instances:
-                out[spec.key] = np.take(np.asarray(instances[spec.key]), perm, axis=spec.shape.index("N"))
+                out[spec.key] = np.take(
+                    np.asarray(instances[spec.key]), perm, axis=spec.shape.index("N")
+                )
         sols = [np.where(s >= 0, inverse[np.maximum(s, 0)], s) for s in map(np.asarray, solutions)]
         return out, sols
 
@@ -205,7 +221,7 @@ class Problem(ABC):
         """Relative gap to a reference, in percent; positive means worse than the reference."""
         value, reference = np.asarray(value, dtype=float), np.asarray(reference, dtype=float)
         diff = value - reference if self.sense == "min" else reference - value
-        return 100.0 * diff / np.abs(reference)
+        return np.asarray(100.0 * diff / np.abs(reference))
 
     # -- files -----------------------------------------------------------------------------------
 
@@ -220,8 +236,14 @@ class Problem(ABC):
             solution stored beside the file (e.g. ``NAME.sol``), or ``None``.
         :raises DataFileError: the file is missing or malformed (one line, naming it).
         """
-        raise DataFileError(f"{path}: {self.name} has no single-instance file format; use .npz datasets")
+        raise DataFileError(
+            f"{path}: {self.name} has no single-instance file format; use .npz datasets"
+        )
 
-    def write(self, path: Path, instances: Mapping[str, np.ndarray], solution: np.ndarray | None = None) -> None:
+    def write(
+        self, path: Path, instances: Mapping[str, np.ndarray], solution: np.ndarray | None = None
+    ) -> None:
         """Write the single instance in ``instances`` (``B=1``) to ``path`` in the problem's file format."""
-        raise DataFileError(f"{path}: {self.name} has no single-instance file format; use .npz datasets")
+        raise DataFileError(
+            f"{path}: {self.name} has no single-instance file format; use .npz datasets"
+        )

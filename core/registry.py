@@ -63,7 +63,9 @@ class Registry:
         finally:
             self._plugin, self._package = saved
 
-    def add(self, kind: Kind, obj: Any, *, name: str | None = None, problem: str | None = None) -> Any:
+    def add(
+        self, kind: Kind, obj: Any, *, name: str | None = None, problem: str | None = None
+    ) -> Any:
         """Register ``obj`` (a class) as ``kind``; returns ``obj`` so it can decorate a class."""
         if kind not in KINDS:
             raise ValueError(f"unknown kind {kind!r}; kinds are {', '.join(KINDS)}")
@@ -136,7 +138,8 @@ class Registry:
 
     def problem(self, name: str) -> Problem:
         """A fresh instance of the problem registered as ``name``."""
-        return self.get("problem", name)()  # type: ignore[no-any-return]
+        cls: type[Problem] = self.get("problem", name)
+        return cls()
 
     def solver_class(self, problem: str, name: str) -> type[Solver]:
         """The solver class registered as ``name`` for ``problem``."""

@@ -29,7 +29,9 @@ def int_scale(coords: np.ndarray) -> float:
     return INT_SCALE / extent if extent > 0 else 1.0
 
 
-def edge_lengths(coords: np.ndarray, order: np.ndarray, euc_2d: np.ndarray | bool = False) -> np.ndarray:
+def edge_lengths(
+    coords: np.ndarray, order: np.ndarray, euc_2d: np.ndarray | bool = False
+) -> np.ndarray:
     """Lengths of the closed tours ``order`` (``(B, L)`` indices) over ``coords`` (``(B, N, 2)``).
 
     :return: ``(B, L)``; entry ``l`` is the edge from ``order[:, l]`` to ``order[:, l+1]`` (cyclic).

@@ -18,7 +18,11 @@ def registered(kind: str) -> list:
 
 def available_solvers() -> list:
     return [
-        pytest.param(e, id=e.qualname, marks=() if e.obj.available() else pytest.mark.skip(reason=f"{e.name} not installed"))
+        pytest.param(
+            e,
+            id=e.qualname,
+            marks=() if e.obj.available() else pytest.mark.skip(reason=f"{e.name} not installed"),
+        )
         for e in _REGISTRY.entries("solver")
     ]
 

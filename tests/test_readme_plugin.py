@@ -36,9 +36,21 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         (root / rel).write_text(text)
     target = root / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(target), str(root / "symco-partition")],
-        check=True, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(root / "symco-partition"),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(target), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
@@ -48,7 +60,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 @pytest.mark.slow
 def test_plugin_listed_with_its_package(installed: dict[str, str]) -> None:
-    out = subprocess.run([SYMCO, "plugins"], env=installed, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [SYMCO, "plugins"], env=installed, capture_output=True, text=True, check=True
+    ).stdout
     rows = [line.split() for line in out.splitlines()]
     assert ["problem", "partition", "partition", "symco-partition", "0.1.0"] in rows
     assert any(r[:3] == ["solver", "brute", "partition"] for r in rows)
@@ -58,17 +72,40 @@ def test_plugin_listed_with_its_package(installed: dict[str, str]) -> None:
 @pytest.mark.slow
 def test_plugin_works_in_data_and_solve(installed: dict[str, str], tmp_path: Path) -> None:
     out = tmp_path / "p.npz"
-    subprocess.run([SYMCO, "data", "--problem", "partition", "--size", "10", "--num", "6", "--out", str(out),
-                    "--workers", "2", "--quiet"], env=installed, check=True, capture_output=True, text=True)
+    subprocess.run(
+        [
+            SYMCO,
+            "data",
+            "--problem",
+            "partition",
+            "--size",
+            "10",
+            "--num",
+            "6",
+            "--out",
+            str(out),
+            "--workers",
+            "2",
+            "--quiet",
+        ],
+        env=installed,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     with np.load(out) as f:
         assert f["weights"].shape == (6, 10) and f["differences"].shape == (6,)
         assert (f["differences"] <= f["weights"].max(axis=1)).all()
-    res = subprocess.run([SYMCO, "solve", str(out)], env=installed, check=True, capture_output=True, text=True)
+    res = subprocess.run(
+        [SYMCO, "solve", str(out)], env=installed, check=True, capture_output=True, text=True
+    )
     assert "partition" in res.stdout and "brute" in res.stdout
 
 
 @pytest.mark.slow
 def test_disable_blocks_the_plugin(installed: dict[str, str]) -> None:
     env = {**installed, "SYMCO_DISABLE_PLUGINS": "partition"}
-    out = subprocess.run([SYMCO, "plugins"], env=env, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [SYMCO, "plugins"], env=env, capture_output=True, text=True, check=True
+    ).stdout
     assert "partition" not in out and "tsp" in out

@@ -5,7 +5,7 @@ from __future__ import annotations
 from symco import hookimpl
 from symco.core.registry import Registry
 from symco.problems.tsp.problem import TSP
-from symco.problems.tsp.solvers import ExactTSP, HGSTSP, LKHTSP, OrToolsTSP
+from symco.problems.tsp.solvers import HGSTSP, LKHTSP, ExactTSP, OrToolsTSP
 
 
 @hookimpl

@@ -54,7 +54,9 @@ class TSP(Problem):
     ) -> Instances:
         """``num`` instances of ``size`` nodes: ``uniform`` in the unit square or ``clustered``."""
         if size < self.min_size:
-            raise InvalidInstanceError(f"--size: TSP needs at least {self.min_size} nodes, got {size}")
+            raise InvalidInstanceError(
+                f"--size: TSP needs at least {self.min_size} nodes, got {size}"
+            )
         distribution = distribution or self.distributions[0]
         samplers = {"uniform": _uniform, "clustered": _clustered}
         if distribution not in samplers:
@@ -108,19 +110,29 @@ class TSP(Problem):
         try:
             data = vrplib.read_instance(path, compute_edge_weights=False)
         except Exception as exc:
-            raise DataFileError(f"{path}: not a readable TSPLIB file ({type(exc).__name__}: {exc})") from None
+            raise DataFileError(
+                f"{path}: not a readable TSPLIB file ({type(exc).__name__}: {exc})"
+            ) from None
         coords = data.get("node_coord")
         if coords is None:
-            raise DataFileError(f"{path}: no NODE_COORD_SECTION (only coordinate instances are supported)")
+            raise DataFileError(
+                f"{path}: no NODE_COORD_SECTION (only coordinate instances are supported)"
+            )
         kind = str(data.get("edge_weight_type", "EUC_2D")).upper()
         if kind not in ("EUC_2D", "EXACT_2D"):
-            raise DataFileError(f"{path}: EDGE_WEIGHT_TYPE {kind} is not supported (EUC_2D, EXACT_2D)")
+            raise DataFileError(
+                f"{path}: EDGE_WEIGHT_TYPE {kind} is not supported (EUC_2D, EXACT_2D)"
+            )
         coords = np.asarray(coords, dtype=np.float64)
         if coords.ndim != 2 or coords.shape[1] != 2:
-            raise DataFileError(f"{path}: NODE_COORD_SECTION must have 2 coordinates per node, got shape {coords.shape}")
+            raise DataFileError(
+                f"{path}: NODE_COORD_SECTION must have 2 coordinates per node, got shape {coords.shape}"
+            )
         dim = data.get("dimension")
         if dim is not None and int(dim) != len(coords):
-            raise DataFileError(f"{path}: DIMENSION is {dim} but NODE_COORD_SECTION has {len(coords)} nodes")
+            raise DataFileError(
+                f"{path}: DIMENSION is {dim} but NODE_COORD_SECTION has {len(coords)} nodes"
+            )
         instances = {"coords": coords[None], "euc_2d": np.array([kind == "EUC_2D"])}
         self.validate(instances, str(path))
         return instances, self._read_reference(path.with_suffix(".sol"), instances)
@@ -133,7 +145,9 @@ class TSP(Problem):
         try:
             parsed = vrplib.read_solution(sol)
         except Exception as exc:
-            raise DataFileError(f"{sol}: not a readable solution file ({type(exc).__name__}: {exc})") from None
+            raise DataFileError(
+                f"{sol}: not a readable solution file ({type(exc).__name__}: {exc})"
+            ) from None
         if "cost" in parsed:
             return np.array([float(parsed["cost"])])
         routes = parsed.get("routes") or []
@@ -144,7 +158,9 @@ class TSP(Problem):
             raise DataFileError(f"{sol}: {exc}") from None
         return self.objective(instances, tour[None])
 
-    def write(self, path: Path, instances: Mapping[str, np.ndarray], solution: np.ndarray | None = None) -> None:
+    def write(
+        self, path: Path, instances: Mapping[str, np.ndarray], solution: np.ndarray | None = None
+    ) -> None:
         """Write a TSPLIB file (and ``NAME.sol`` with the tour when ``solution`` is given)."""
         import vrplib
 

@@ -19,7 +19,9 @@ from symco.problems.geometry import distance_matrix, int_distance_matrix, int_sc
 def _single(instance: Mapping[str, np.ndarray]) -> tuple[np.ndarray, bool]:
     coords = np.asarray(instance["coords"], dtype=np.float64)
     if coords.ndim != 3 or coords.shape[0] != 1:
-        raise InvalidInstanceError(f"a solver takes one instance (coords (1,N,2)), got {coords.shape}")
+        raise InvalidInstanceError(
+            f"a solver takes one instance (coords (1,N,2)), got {coords.shape}"
+        )
     euc = bool(np.asarray(instance.get("euc_2d", [False])).reshape(-1)[0])
     return coords[0], euc
 
@@ -115,7 +117,9 @@ class LKHTSP(Solver):
     problem: ClassVar[str] = "tsp"
     strength: ClassVar[int] = 30
     requires: ClassVar[tuple[str, ...]] = ("elkai",)
-    install_hint: ClassVar[str] = "pip install 'symco[lkh]' (LKH-3 is free for academic, non-commercial use)"
+    install_hint: ClassVar[str] = (
+        "pip install 'symco[lkh]' (LKH-3 is free for academic, non-commercial use)"
+    )
 
     def __init__(self, time_limit: float | None = None, seed: int = 0, runs: int = 1) -> None:
         """:param runs: independent LKH runs; the best tour is kept."""
@@ -129,7 +133,9 @@ class LKHTSP(Solver):
         coords, euc = _single(instance)
         n = len(coords)
         pts = coords if euc else coords * int_scale(coords)
-        params = f"RUNS = {self.runs}\nSEED = {self.seed + 1}\nTRACE_LEVEL = 0\nPROBLEM_FILE = :stdin:\n"
+        params = (
+            f"RUNS = {self.runs}\nSEED = {self.seed + 1}\nTRACE_LEVEL = 0\nPROBLEM_FILE = :stdin:\n"
+        )
         if self.time_limit is not None:
             params += f"TIME_LIMIT = {self.time_limit}\n"
         # EUC_2D: LKH rounds each distance to nint, exactly TSPLIB's rule (and ours, after scaling).
@@ -149,7 +155,9 @@ class HGSTSP(Solver):
     strength: ClassVar[int] = 20
     requires: ClassVar[tuple[str, ...]] = ("pyvrp",)
 
-    def __init__(self, time_limit: float | None = None, seed: int = 0, no_improvement: int = 1000) -> None:
+    def __init__(
+        self, time_limit: float | None = None, seed: int = 0, no_improvement: int = 1000
+    ) -> None:
         super().__init__(time_limit, seed)
         self.no_improvement = no_improvement
 

@@ -42,13 +42,32 @@ def test_plugins_table_and_json(capsys) -> None:
 
 def test_data_then_solve(capsys, tmp_path: Path) -> None:
     out = tmp_path / "t.npz"
-    code, stdout, _ = run(capsys, "data", "--problem", "tsp", "--size", "7", "--num", "6", "--solver",
-                          "exact", "--seed", "1", "--out", str(out), "--workers", "1", "--quiet")
+    code, stdout, _ = run(
+        capsys,
+        "data",
+        "--problem",
+        "tsp",
+        "--size",
+        "7",
+        "--num",
+        "6",
+        "--solver",
+        "exact",
+        "--seed",
+        "1",
+        "--out",
+        str(out),
+        "--workers",
+        "1",
+        "--quiet",
+    )
     assert code == 0 and "wrote" in stdout
     arrays = read_npz(out)
     assert arrays["coords"].shape == (6, 7, 2) and arrays["tours"].shape == (6, 7)
     jsonl = tmp_path / "r.jsonl"
-    code, stdout, _ = run(capsys, "solve", "--solver", "ortools", "--time-limit", "0.1", str(out), "--out", str(jsonl))
+    code, stdout, _ = run(
+        capsys, "solve", "--solver", "ortools", "--time-limit", "0.1", str(out), "--out", str(jsonl)
+    )
     assert code == 0
     lines = [json.loads(x) for x in jsonl.read_text().splitlines()]
     assert [x["name"] for x in lines] == [f"t.npz:{i}" for i in range(6)]
@@ -62,7 +81,20 @@ def test_data_then_solve(capsys, tmp_path: Path) -> None:
 
 def test_existing_output_needs_force(capsys, tmp_path: Path) -> None:
     out = tmp_path / "t.npz"
-    args = ["data", "--problem", "tsp", "--size", "5", "--num", "2", "--solver", "none", "--out", str(out), "--quiet"]
+    args = [
+        "data",
+        "--problem",
+        "tsp",
+        "--size",
+        "5",
+        "--num",
+        "2",
+        "--solver",
+        "none",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
     assert run(capsys, *args)[0] == 0
     code, _, err = run(capsys, *args)
     assert code == 2 and "exists; pass --force" in err
@@ -73,10 +105,12 @@ def test_existing_output_needs_force(capsys, tmp_path: Path) -> None:
 def test_solve_tsplib_directory_reports_gap(capsys, tmp_path: Path) -> None:
     # a small TSPLIB file with a .sol beside it, in a directory
     from symco.problems.tsp import TSP
+
     inst = TSP().generate(1, 9, rng=np.random.default_rng(0))
     inst["coords"] = np.round(inst["coords"] * 1000)
     inst["euc_2d"] = np.array([True])
     from symco.problems.tsp.solvers import ExactTSP
+
     TSP().write(tmp_path / "small.tsp", inst, ExactTSP().solve(inst))
     code, out, _ = run(capsys, "solve", "--solver", "ortools", "--time-limit", "0.2", str(tmp_path))
     assert code == 0
@@ -94,19 +128,83 @@ BAD = {
     "nan": lambda p: ["solve", _bad_npz(p, coords=np.array([[[0, 0], [np.nan, 1], [1, 1]]]))],
     "inf": lambda p: ["solve", _bad_npz(p, coords=np.array([[[0, 0], [np.inf, 1], [1, 1]]]))],
     "n<3 file": lambda p: ["solve", _bad_npz(p, coords=np.zeros((1, 2, 2)))],
-    "n<3 data": lambda p: ["data", "--problem", "tsp", "--size", "2", "--num", "1", "--out", str(p / "x.npz")],
+    "n<3 data": lambda p: [
+        "data",
+        "--problem",
+        "tsp",
+        "--size",
+        "2",
+        "--num",
+        "1",
+        "--out",
+        str(p / "x.npz"),
+    ],
     "wrong shape": lambda p: ["solve", "--problem", "tsp", _bad_npz(p, coords=np.zeros((1, 5, 3)))],
-    "unknown problem": lambda p: ["data", "--problem", "tsq", "--size", "5", "--num", "1", "--out", str(p / "x.npz")],
-    "unknown solver": lambda p: ["data", "--problem", "tsp", "--size", "5", "--num", "1", "--solver", "lkj", "--out", str(p / "x.npz")],
+    "unknown problem": lambda p: [
+        "data",
+        "--problem",
+        "tsq",
+        "--size",
+        "5",
+        "--num",
+        "1",
+        "--out",
+        str(p / "x.npz"),
+    ],
+    "unknown solver": lambda p: [
+        "data",
+        "--problem",
+        "tsp",
+        "--size",
+        "5",
+        "--num",
+        "1",
+        "--solver",
+        "lkj",
+        "--out",
+        str(p / "x.npz"),
+    ],
     "missing file": lambda p: ["solve", str(p / "nope.npz")],
     "malformed npz": lambda p: ["solve", _write(p / "junk.npz", b"not a zip")],
     "malformed tsp": lambda p: ["solve", _write(p / "junk.tsp", b"\x00\x01garbage")],
     "unknown suffix": lambda p: ["solve", _write(p / "x.txt", b"hello")],
-    "negative num": lambda p: ["data", "--problem", "tsp", "--size", "5", "--num", "-3", "--out", str(p / "x.npz")],
+    "negative num": lambda p: [
+        "data",
+        "--problem",
+        "tsp",
+        "--size",
+        "5",
+        "--num",
+        "-3",
+        "--out",
+        str(p / "x.npz"),
+    ],
     "bad time limit": lambda p: ["solve", "--time-limit", "nan", str(p)],
-    "too big for exact": lambda p: ["data", "--problem", "tsp", "--size", "40", "--num", "1", "--solver", "exact", "--out", str(p / "x.npz")],
+    "too big for exact": lambda p: [
+        "data",
+        "--problem",
+        "tsp",
+        "--size",
+        "40",
+        "--num",
+        "1",
+        "--solver",
+        "exact",
+        "--out",
+        str(p / "x.npz"),
+    ],
     "pickled npz": lambda p: ["solve", _pickled(p)],
-    "wrong out suffix": lambda p: ["data", "--problem", "tsp", "--size", "5", "--num", "1", "--out", str(p / "x.csv")],
+    "wrong out suffix": lambda p: [
+        "data",
+        "--problem",
+        "tsp",
+        "--size",
+        "5",
+        "--num",
+        "1",
+        "--out",
+        str(p / "x.csv"),
+    ],
 }
 
 
@@ -137,6 +235,8 @@ def test_bad_input_one_clear_line(case: str, capsys, tmp_path: Path) -> None:
 
 def test_console_script_no_traceback(tmp_path: Path) -> None:
     exe = Path(sys.executable).with_name("symco")
-    proc = subprocess.run([str(exe), "solve", str(tmp_path / "missing.tsp")], capture_output=True, text=True)
+    proc = subprocess.run(
+        [str(exe), "solve", str(tmp_path / "missing.tsp")], capture_output=True, text=True
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"symco: error: {tmp_path / 'missing.tsp'}: no such file"

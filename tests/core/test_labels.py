@@ -13,8 +13,16 @@ from symco.core.labels import DataSpec, build_dataset, parts_dir
 
 
 def _spec(**kw) -> DataSpec:
-    base = dict(problem="tsp", size=8, num=10, seed=3, distribution="uniform", solver="exact",
-                solver_options={"seed": 3}, chunk_size=4)
+    base = dict(
+        problem="tsp",
+        size=8,
+        num=10,
+        seed=3,
+        distribution="uniform",
+        solver="exact",
+        solver_options={"seed": 3},
+        chunk_size=4,
+    )
     base.update(kw)
     return DataSpec(**base)
 
@@ -53,7 +61,9 @@ def test_interrupted_run_resumes(registry, tmp_path: Path) -> None:
 
     counted: list[int] = []
     summary = build_dataset(tsp, _spec(), out, solver_cls=exact, workers=1, progress=counted.append)
-    assert summary["chunks_reused"] == 1 and counted[0] == 4  # the kept chunk counted once, not redone
+    assert (
+        summary["chunks_reused"] == 1 and counted[0] == 4
+    )  # the kept chunk counted once, not redone
     clean = tmp_path / "clean.npz"
     build_dataset(tsp, _spec(), clean, solver_cls=exact, workers=1)
     a, b = read_npz(out), read_npz(clean)
@@ -75,5 +85,7 @@ def test_resume_with_other_arguments_refused(registry, tmp_path: Path) -> None:
 
 def test_unlabelled_dataset(registry, tmp_path: Path) -> None:
     out = tmp_path / "u.npz"
-    build_dataset(registry.problem("tsp"), _spec(solver=None, num=5), out, solver_cls=None, workers=1)
+    build_dataset(
+        registry.problem("tsp"), _spec(solver=None, num=5), out, solver_cls=None, workers=1
+    )
     assert set(read_npz(out)) == {"coords"}

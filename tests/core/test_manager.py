@@ -43,7 +43,9 @@ def test_disable_by_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_disable_by_argument() -> None:
-    pm = get_plugin_manager(disable=["toy"], plugins=[("toy", _plugin(lambda registry: registry.add_policy(Toy)))])
+    pm = get_plugin_manager(
+        disable=["toy"], plugins=[("toy", _plugin(lambda registry: registry.add_policy(Toy)))]
+    )
     assert "toy" not in build_registry(pm).names("policy")
 
 
@@ -85,7 +87,7 @@ def test_duplicate_across_plugins_names_both() -> None:
             ("two", _plugin(lambda registry: registry.add_policy(Toy))),
         ]
     )
-    with pytest.raises(DuplicateNameError, match="'one'.*'two'"):
+    with pytest.raises(DuplicateNameError, match=r"'one'.*'two'"):
         build_registry(pm)
 
 
@@ -101,5 +103,5 @@ def test_default_solver_hook_firstresult() -> None:
     reg = build_registry(pm)
     assert default_solver(pm, reg, reg.problem("tsp")).name == "ortools"
     pm0 = get_plugin_manager()
-    strongest = [s for s in reg.solver_classes("tsp") if s.available() and s.max_size is None][0]
+    strongest = next(s for s in reg.solver_classes("tsp") if s.available() and s.max_size is None)
     assert default_solver(pm0, build_registry(pm0), reg.problem("tsp")) is strongest

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from symco.core.errors import InvalidInstanceError
 from symco.core.registry import Entry
 
-from ..conftest import registered  # noqa: TID252
+from ..conftest import registered
 
 PROBLEMS = registered("problem")
 
@@ -77,7 +77,9 @@ def test_objective_invariant_under_relabelling(entry: Entry, registry) -> None:
     problem.check_solution(inst, sols)
     base = problem.objective(inst, sols)
 
-    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @settings(
+        max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
     @given(st.permutations(range(problem.fixed_nodes, _sizes(problem))))
     def check(tail: list[int]) -> None:
         perm = np.array([*range(problem.fixed_nodes), *tail])

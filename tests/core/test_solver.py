@@ -8,7 +8,7 @@ import pytest
 from symco.core.errors import InvalidInstanceError
 from symco.core.registry import Entry
 
-from ..conftest import available_solvers  # noqa: TID252
+from ..conftest import available_solvers
 
 SOLVERS = available_solvers()
 
@@ -26,7 +26,9 @@ def test_matches_exact_on_tiny_instances(entry: Entry, registry) -> None:
         got = problem.objective(inst, sols)
         if exact:
             ref_solver = exact[0]()
-            ref = problem.objective(inst, [ref_solver.solve(problem.select(inst, i)) for i in range(2)])
+            ref = problem.objective(
+                inst, [ref_solver.solve(problem.select(inst, i)) for i in range(2)]
+            )
             # integer solvers round distances at 1e-5 resolution: allow that much per edge
             np.testing.assert_allclose(got, ref, rtol=1e-4, err_msg=f"{entry.qualname} at N={n}")
 

@@ -10,7 +10,7 @@ import pytest
 
 from symco.core.errors import DataFileError, InfeasibleSolutionError
 from symco.problems.tsp import TSP
-from symco.problems.tsp.solvers import ExactTSP, LKHTSP, OrToolsTSP
+from symco.problems.tsp.solvers import LKHTSP, ExactTSP, OrToolsTSP
 
 SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "data"
 
@@ -50,10 +50,12 @@ def test_clustered_stays_in_unit_square() -> None:
     c = TSP().generate(8, 200, rng=np.random.default_rng(0), distribution="clustered")["coords"]
     assert c.min() >= 0 and c.max() <= 1
     u = TSP().generate(8, 200, rng=np.random.default_rng(0))["coords"]
+
     # clustered points are closer to their nearest neighbour than uniform ones
     def nn(x: np.ndarray) -> float:
         d = np.linalg.norm(x[:, :, None] - x[:, None], axis=-1) + np.eye(x.shape[1]) * 9
         return float(d.min(-1).mean())
+
     assert nn(c) < 0.7 * nn(u)
 
 
@@ -69,7 +71,7 @@ def test_reads_reference_tour_without_cost(tmp_path: Path) -> None:
     TSP().write(tmp_path / "a.tsp", inst, np.array([0, 2, 1, 3, 4]))
     text = (tmp_path / "a.sol").read_text().splitlines()
     (tmp_path / "a.sol").write_text("\n".join(line for line in text if not line.startswith("Cost")))
-    back, ref = TSP().read(tmp_path / "a.tsp")
+    _, ref = TSP().read(tmp_path / "a.tsp")
     assert ref is not None
     assert ref[0] == pytest.approx(TSP().objective(inst, [np.array([0, 2, 1, 3, 4])])[0], rel=1e-9)
 
@@ -78,9 +80,18 @@ def test_reads_reference_tour_without_cost(tmp_path: Path) -> None:
     "content, message",
     [
         ("garbage\n", "no NODE_COORD_SECTION|not a readable"),
-        ("NAME: x\nTYPE: TSP\nDIMENSION: 3\nEDGE_WEIGHT_TYPE: GEO\nNODE_COORD_SECTION\n1 0 0\n2 1 1\n3 2 0\nEOF\n", "GEO is not supported"),
-        ("NAME: x\nTYPE: TSP\nDIMENSION: 4\nEDGE_WEIGHT_TYPE: EUC_2D\nNODE_COORD_SECTION\n1 0 0\n2 1 1\n3 2 0\nEOF\n", "DIMENSION is 4"),
-        ("NAME: x\nTYPE: TSP\nDIMENSION: 2\nEDGE_WEIGHT_TYPE: EUC_2D\nNODE_COORD_SECTION\n1 0 0\n2 1 1\nEOF\n", "at least 3"),
+        (
+            "NAME: x\nTYPE: TSP\nDIMENSION: 3\nEDGE_WEIGHT_TYPE: GEO\nNODE_COORD_SECTION\n1 0 0\n2 1 1\n3 2 0\nEOF\n",
+            "GEO is not supported",
+        ),
+        (
+            "NAME: x\nTYPE: TSP\nDIMENSION: 4\nEDGE_WEIGHT_TYPE: EUC_2D\nNODE_COORD_SECTION\n1 0 0\n2 1 1\n3 2 0\nEOF\n",
+            "DIMENSION is 4",
+        ),
+        (
+            "NAME: x\nTYPE: TSP\nDIMENSION: 2\nEDGE_WEIGHT_TYPE: EUC_2D\nNODE_COORD_SECTION\n1 0 0\n2 1 1\nEOF\n",
+            "at least 3",
+        ),
     ],
 )
 def test_malformed_tsplib(tmp_path: Path, content: str, message: str) -> None:
@@ -99,4 +110,6 @@ def test_lkh_at_least_as_good_as_ortools_on_50() -> None:
     ort = [OrToolsTSP(time_limit=2.0).solve(tsp.select(inst, i)) for i in range(4)]
     a, b = tsp.objective(inst, lkh), tsp.objective(inst, ort)
     assert np.all(a <= b * (1 + 1e-5))  # LKH never worse (beyond integer rounding)
-    assert np.mean(b / a) < 1.10  # OR-Tools GLS is close behind (time-limited: loose under CPU load)
+    assert (
+        np.mean(b / a) < 1.10
+    )  # OR-Tools GLS is close behind (time-limited: loose under CPU load)
