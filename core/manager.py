@@ -82,7 +82,9 @@ def get_plugin_manager(
         except Exception as exc:
             pm._fail(name, exc)
             continue
-        pm.packages[name] = str(getattr(plugin, "__module__", None) or getattr(plugin, "__name__", name))
+        pm.packages[name] = str(
+            getattr(plugin, "__module__", None) or getattr(plugin, "__name__", name)
+        )
     _drop_unmatched(pm)
     return pm
 

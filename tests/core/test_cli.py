@@ -13,7 +13,6 @@ import pytest
 from symco.core.cli import main
 from symco.core.dataset import read_npz, save_npz
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -101,7 +100,6 @@ def test_existing_output_needs_force(capsys, tmp_path: Path) -> None:
     assert run(capsys, *args, "--force")[0] == 0
 
 
-@pytest.mark.skipif(not (SHARED / "d1291.tsp").exists(), reason="shared data not present")
 def test_solve_tsplib_directory_reports_gap(capsys, tmp_path: Path) -> None:
     # a small TSPLIB file with a .sol beside it, in a directory
     from symco.problems.tsp import TSP
@@ -240,3 +238,48 @@ def test_console_script_no_traceback(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"symco: error: {tmp_path / 'missing.tsp'}: no such file"
+
+
+@pytest.mark.slow
+def test_symco_data_interrupted_by_ctrl_c_resumes(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    exe = str(Path(sys.executable).with_name("symco"))
+    out = tmp_path / "d.npz"
+    argv = [exe, "data", "--problem", "tsp", "--size", "11", "--num", "48", "--solver", "exact",
+            "--chunk-size", "4", "--workers", "1", "--quiet", "--out", str(out)]  # fmt: skip
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    parts = tmp_path / "d.npz.parts"
+    deadline = time.monotonic() + 60
+    while len(list(parts.glob("chunk_*.npz"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    if proc.returncode == 0:
+        pytest.skip("the run finished before it could be interrupted")
+    assert proc.returncode == 130 and "rerun the same command to resume" in err
+    assert not out.exists()
+    kept = len(list(parts.glob("chunk_*.npz")))
+    assert kept >= 2
+    done = subprocess.run(argv, capture_output=True, text=True, check=True)
+    assert f"resumed, {kept} of 12 chunks kept" in done.stdout
+    clean = tmp_path / "clean.npz"
+    subprocess.run([*argv[:-1], str(clean)], capture_output=True, text=True, check=True)
+    a, b = read_npz(out), read_npz(clean)
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_without_elkai_the_strongest_installed_solver_labels(
+    capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from symco.problems.tsp.solvers import LKHTSP
+
+    monkeypatch.setattr(LKHTSP, "requires", ("symco_no_such_module",))
+    code, out, _ = run(capsys, "plugins")
+    assert "not installed" in out
+    default = next(line for line in out.splitlines() if "default label solver" in line)
+    assert default.split()[1] == "hgs"
+    code, _, err = run(capsys, "data", "--problem", "tsp", "--size", "20", "--num", "1",
+                       "--solver", "lkh", "--out", str(tmp_path / "x.npz"))  # fmt: skip
+    assert code == 2 and "needs symco_no_such_module" in err
