@@ -14,7 +14,6 @@ from symco.core.cli import main
 from symco.core.dataset import read_npz, save_npz
 
 
-
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()
