@@ -200,7 +200,7 @@ def _problem_for_npz(registry: Registry, path: Path, keys: Sequence[str]) -> Pro
     return best[1]
 
 
-def _load_inputs(
+def load_inputs(
     registry: Registry, paths: Sequence[str], forced: str | None
 ) -> list[tuple[str, Problem, dict[str, Any], Any]]:
     """``(name, problem, instances, reference)`` per instance of every input path."""
@@ -245,7 +245,7 @@ def cmd_solve(args: argparse.Namespace, pm: PluginManager, registry: Registry) -
     from symco.core.dataset import atomic_path
     from symco.core.labels import Pool
 
-    items = _load_inputs(registry, args.paths, args.problem)
+    items = load_inputs(registry, args.paths, args.problem)
     if not items:
         raise DataFileError(f"no instances found in {', '.join(args.paths)}")
     options: dict[str, Any] = {"seed": args.seed}

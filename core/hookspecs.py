@@ -56,6 +56,15 @@ def symco_add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentP
     """
 
 
+@hookspec
+def symco_models() -> dict[str, str]:
+    """Trained models this plugin ships, as ``{name: file path}``.
+
+    ``symco models`` lists them and ``symco evaluate --ckpt NAME`` loads them by name; a name
+    claimed by two plugins is an error naming both.
+    """
+
+
 @hookspec(firstresult=True)
 def symco_default_solver(problem: Problem, registry: Registry) -> str | None:
     """Name the solver that labels ``problem`` when the user gives no ``--solver``.

@@ -120,6 +120,8 @@ class Problem(ABC):
     """Names accepted by :meth:`generate`'s ``distribution``; the first is the default."""
     file_suffixes: ClassVar[tuple[str, ...]] = ()
     """Suffixes of single-instance files :meth:`read` understands (besides ``.npz``)."""
+    baselines: ClassVar[tuple[str, ...]] = ()
+    """Solvers shown beside a model's results by ``symco evaluate --baselines``."""
     fixed_nodes: ClassVar[int] = 0
     """Leading nodes that a relabelling must keep in place (a depot); see :meth:`relabel`."""
 

@@ -88,8 +88,17 @@ class SymmetryReducer(ABC, Generic[StateT]):
         """The initial state of a batch of instances (tensors with leading ``B``)."""
 
     @abstractmethod
-    def reduce(self, state: StateT) -> ReducedBatch:
-        """The canonical reduced form of ``state`` (``target`` unset)."""
+    def reduce(self, state: StateT, *, knn: int | None = None) -> ReducedBatch:
+        """The canonical reduced form of ``state`` (``target`` unset).
+
+        :param knn: keep only the ``knn`` candidate nodes nearest to the current position (plus the
+            nodes the reduced instance cannot drop, such as a destination or depot), so that large
+            instances decode at the cost of small ones; ``None`` keeps every node.
+        """
+
+    @abstractmethod
+    def select(self, state: StateT, index: Tensor) -> StateT:
+        """The states ``state[index]`` (``index``: ``(B',)`` long), e.g. to fork beams."""
 
     @abstractmethod
     def step(self, state: StateT, node: Tensor, action: Tensor) -> StateT:

@@ -27,6 +27,8 @@ class Solver(ABC):
     """Label quality rank: the default label solver is the strongest *installed* one."""
     exact: ClassVar[bool] = False
     """Whether solutions are proven optimal."""
+    heuristic: ClassVar[bool] = False
+    """A fast construction baseline, not expected to find optima even on tiny instances."""
     max_size: ClassVar[int | None] = None
     """Largest instance size the solver accepts (exact solvers are exponential)."""
     deterministic: ClassVar[bool] = True

@@ -5,11 +5,17 @@ from __future__ import annotations
 from symco import hookimpl
 from symco.core.registry import Registry
 from symco.problems.tsp.problem import TSP
-from symco.problems.tsp.solvers import HGSTSP, LKHTSP, ExactTSP, OrToolsTSP
+from symco.problems.tsp.solvers import (
+    HGSTSP,
+    LKHTSP,
+    ExactTSP,
+    FarthestInsertionTSP,
+    OrToolsTSP,
+)
 
 
 @hookimpl
 def symco_register(registry: Registry) -> None:
     registry.add_problem(TSP)
-    for solver in (ExactTSP, OrToolsTSP, LKHTSP, HGSTSP):
+    for solver in (ExactTSP, OrToolsTSP, LKHTSP, HGSTSP, FarthestInsertionTSP):
         registry.add_solver(solver)

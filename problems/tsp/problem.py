@@ -48,6 +48,7 @@ class TSP(Problem):
     objective_key: ClassVar[str] = "costs"
     distributions: ClassVar[tuple[str, ...]] = ("uniform", "clustered")
     file_suffixes: ClassVar[tuple[str, ...]] = (".tsp",)
+    baselines: ClassVar[tuple[str, ...]] = ("farthest", "ortools")
 
     def generate(
         self, num: int, size: int, *, rng: np.random.Generator, distribution: str | None = None

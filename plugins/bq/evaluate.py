@@ -1,0 +1,157 @@
+"""``symco evaluate``: decode instances with a trained model, next to baselines, per size."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from symco.core.problem import Instances, Problem
+from symco.core.solver import Solver
+
+
+@dataclass
+class Item:
+    """One instance to evaluate."""
+
+    name: str
+    problem: Problem
+    instance: Instances  # B = 1
+    reference: float | None
+    results: dict[str, dict[str, Any]] = field(
+        default_factory=dict
+    )  # method -> cost, solution, time_s
+
+
+def parse_decode(text: str) -> tuple[str, int]:
+    """``greedy`` or ``beam:W``."""
+    if text == "greedy":
+        return "greedy", 1
+    kind, _, width = text.partition(":")
+    if kind == "beam" and width.isdigit() and int(width) >= 1:
+        return "beam", int(width)
+    raise ValueError(f"--decode must be 'greedy' or 'beam:W' with W >= 1, got {text!r}")
+
+
+def decode_items(
+    model: Any, items: Sequence[Item], decode: str, *, knn: int | None, batch_size: int, label: str
+) -> None:
+    """Decode every item with the model, batching instances of equal size; fills ``results[label]``."""
+    from symco.plugins.bq.decode import beam_search, greedy
+
+    kind, width = parse_decode(decode)
+    groups: dict[tuple[int, tuple[str, ...]], list[Item]] = {}
+    for it in items:
+        key = (it.problem.size(it.instance), tuple(sorted(it.instance)))
+        groups.setdefault(key, []).append(it)
+    for group in groups.values():
+        for start in range(0, len(group), batch_size):
+            chunk = group[start : start + batch_size]
+            arrays = {
+                k: np.concatenate([it.instance[k] for it in chunk]) for k in chunk[0].instance
+            }
+            tensors = {k: torch.as_tensor(v) for k, v in arrays.items()}
+            t0 = time.perf_counter()
+            if kind == "greedy":
+                sols = greedy(model.policy, model.reducer, tensors, knn=knn)
+            else:
+                sols = beam_search(
+                    model.policy, model.reducer, model.problem, tensors, width, knn=knn
+                )
+            per = (time.perf_counter() - t0) / len(chunk)
+            model.problem.check_solution(arrays, sols)
+            costs = model.problem.objective(arrays, sols)
+            for it, sol, cost in zip(chunk, sols, costs):
+                it.results[label] = {"cost": float(cost), "solution": sol, "time_s": per}
+
+
+def solve_items(
+    solver_cls: type[Solver],
+    options: dict[str, Any],
+    items: Sequence[Item],
+    workers: int,
+    label: str,
+) -> None:
+    """Solve every item with a registered solver (baselines, references)."""
+    from symco.core.labels import Pool
+
+    with Pool(workers) as pool:
+        futs = [pool.submit(solver_cls, options, it.instance) for it in items]
+        for it, fut in zip(items, futs):
+            sol, seconds = fut.result()
+            it.problem.check_solution(it.instance, [sol])
+            cost = float(it.problem.objective(it.instance, [sol])[0])
+            it.results[label] = {"cost": cost, "solution": sol, "time_s": seconds}
+
+
+def summary_rows(items: Sequence[Item], methods: Sequence[str]) -> list[list[Any]]:
+    """One row per (problem, size) and method: mean cost, mean gap to the reference, s/instance."""
+    rows = []
+    groups: dict[tuple[str, int], list[Item]] = {}
+    for it in items:
+        groups.setdefault((it.problem.name, it.problem.size(it.instance)), []).append(it)
+    for (pname, n), group in sorted(groups.items()):
+        for m in methods:
+            rs = [it for it in group if m in it.results]
+            if not rs:
+                continue
+            cost = float(np.mean([it.results[m]["cost"] for it in rs]))
+            with_ref = [it for it in rs if it.reference is not None]
+            gap = (
+                float(
+                    np.mean(
+                        [it.problem.gap(it.results[m]["cost"], it.reference) for it in with_ref]
+                    )
+                )
+                if with_ref
+                else None
+            )
+            t = float(np.mean([it.results[m]["time_s"] for it in rs]))
+            rows.append([pname, n, len(rs), m, cost, gap, t])
+    return rows
+
+
+def plot_items(items: Sequence[Item], label: str, outdir: Any, limit: int) -> list[str]:
+    """PNG drawings of the model's tours (first ``limit`` instances per size)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from symco.core.dataset import atomic_path
+
+    written: list[str] = []
+    counts: dict[int, int] = {}
+    for it in items:
+        if label not in it.results or "coords" not in it.instance:
+            continue
+        n = it.problem.size(it.instance)
+        if counts.get(n, 0) >= limit:
+            continue
+        counts[n] = counts.get(n, 0) + 1
+        xy = np.asarray(it.instance["coords"])[0]
+        sol = np.asarray(it.results[label]["solution"])
+        path = np.concatenate([sol, sol[:1]])
+        fig, ax = plt.subplots(figsize=(5, 5))
+        ax.plot(xy[path, 0], xy[path, 1], "-", lw=0.8, color="tab:blue")
+        ax.scatter(xy[:, 0], xy[:, 1], s=6, color="black", zorder=3)
+        gap = (
+            ""
+            if it.reference is None
+            else f", gap {float(it.problem.gap(it.results[label]['cost'], it.reference)):.2f}%"
+        )
+        ax.set_title(f"{it.name}: {label} {it.results[label]['cost']:.3f}{gap}", fontsize=9)
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        safe = it.name.replace(":", "_").replace("/", "_")
+        target = outdir / f"{safe}.png"
+        with atomic_path(target) as tmp:
+            fig.savefig(tmp, dpi=100, bbox_inches="tight")
+        plt.close(fig)
+        written.append(str(target))
+    return written

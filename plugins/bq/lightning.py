@@ -1,0 +1,220 @@
+"""Lightning training of BQ policies by imitation (LightningModule + LightningDataModule).
+
+``symco fit --config configs/tsp/cpu.yaml`` drives these through LightningCLI: the constructor
+signatures below are the configuration schema.
+"""
+
+from __future__ import annotations
+
+import glob
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+import lightning as L
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+
+from symco.core.dataset import load_dataset
+from symco.core.errors import DataFileError
+from symco.core.manager import load_registry
+from symco.core.policy import Policy
+from symco.core.reducer import ReducedBatch, SymmetryReducer
+
+
+def imitation_loss(policy: Policy, batch: ReducedBatch) -> tuple[Tensor, Tensor]:
+    """Cross-entropy between the policy and the expert's action distribution.
+
+    :return: ``(loss, accuracy)``; accuracy counts the argmax landing on an expert action.
+    """
+    assert batch.target is not None
+    logits = policy(batch).flatten(1)  # (B, M*A), -inf where infeasible
+    target = batch.target.flatten(1)  # (B, M*A)
+    target = target / target.sum(dim=1, keepdim=True)
+    logp = torch.log_softmax(logits, dim=1).masked_fill(target == 0, 0.0)
+    loss = -(target * logp).sum(dim=1).mean()
+    acc = (target.gather(1, logits.argmax(dim=1, keepdim=True)) > 0).float().mean()
+    return loss, acc
+
+
+def build_components(
+    problem: str,
+    reducer: str,
+    policy: str,
+    reducer_args: dict[str, Any],
+    policy_args: dict[str, Any],
+) -> tuple[Any, SymmetryReducer[Any], Policy]:
+    """Problem, reducer and policy by registry name; the policy's input sizes come from the reducer."""
+    _, registry = load_registry()
+    prob = registry.problem(problem)
+    red = registry.get("reducer", reducer, problem)(**reducer_args)
+    pol = registry.get("policy", policy)(
+        red.num_features, red.num_node_types, red.actions_per_node, **policy_args
+    )
+    return prob, red, pol
+
+
+class BQModule(L.LightningModule):
+    """A policy trained to imitate expert solutions through a BQ reducer.
+
+    Validation decodes the held-out instances greedily and logs ``val/gap`` (percent above the
+    dataset's reference objective; below for maximisation problems, same sign convention).
+    """
+
+    def __init__(
+        self,
+        problem: str = "tsp",
+        reducer: str = "bq",
+        policy: str = "transformer",
+        num_layers: int = 9,
+        dim: int = 192,
+        heads: int = 12,
+        ff_dim: int = 512,
+        normalize: bool = True,
+        min_subproblem: int = 4,
+        augment: bool = True,
+        lr: float = 7.5e-4,
+        weight_decay: float = 0.0,
+        warmup_steps: int = 200,
+        schedule: Literal["cosine", "constant", "paper"] = "cosine",
+        min_lr_ratio: float = 0.05,
+        seed: int = 0,
+        val_knn: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.problem, self.reducer, self.policy = build_components(
+            problem,
+            reducer,
+            policy,
+            {"normalize": normalize, "min_subproblem": min_subproblem, "augment": augment},
+            {"num_layers": num_layers, "dim": dim, "heads": heads, "ff_dim": ff_dim},
+        )
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        # a fresh generator per step: resumed runs draw the same sub-problems as uninterrupted ones
+        gen = torch.Generator().manual_seed(
+            self.hparams["seed"] * 1_000_003 + self.global_step * 64 + self.global_rank
+        )
+        samples = self.reducer.expand(batch, batch["solutions"], generator=gen)
+        loss, acc = imitation_loss(self.policy, samples)
+        self.log("train/loss", loss, prog_bar=True)
+        self.log("train/acc", acc, prog_bar=True)
+        self.log("train/subproblem", float(samples.features.shape[1]))
+        return loss
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        from symco.plugins.bq.decode import greedy
+
+        refs = batch.pop("objectives").cpu().numpy()
+        batch.pop("solutions", None)
+        sols = greedy(self.policy, self.reducer, batch, knn=self.hparams["val_knn"])
+        inst = {k: v.cpu().numpy() for k, v in batch.items()}
+        values = self.problem.objective(inst, sols)
+        gap = torch.as_tensor(self.problem.gap(values, refs).mean(), dtype=torch.float32)
+        self.log("val/gap", gap, prog_bar=True, sync_dist=True, batch_size=len(refs))
+
+    def configure_optimizers(self) -> Any:
+        hp = self.hparams
+        opt = torch.optim.AdamW(self.parameters(), lr=hp["lr"], weight_decay=hp["weight_decay"])
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+
+        def factor(step: int) -> float:
+            warm = min(1.0, (step + 1) / max(1, hp["warmup_steps"]))
+            if hp["schedule"] == "constant":
+                return warm
+            if hp["schedule"] == "paper":  # x0.98 every 50 epochs of the paper, in steps
+                per_epoch = max(1, total // max(1, self.trainer.max_epochs or 1))
+                return warm * 0.98 ** (step // (50 * per_epoch))
+            progress = min(1.0, step / total)
+            cosine = 0.5 * (1 + math.cos(math.pi * progress))
+            return warm * (hp["min_lr_ratio"] + (1 - hp["min_lr_ratio"]) * cosine)
+
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+class _Rows(Dataset[dict[str, Tensor]]):
+    def __init__(self, arrays: dict[str, Tensor]) -> None:
+        self.arrays = arrays
+        self.n = len(next(iter(arrays.values())))
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> dict[str, Tensor]:
+        return {k: v[i] for k, v in self.arrays.items()}
+
+
+def _expand_paths(paths: list[str], field: str) -> list[Path]:
+    out: list[Path] = []
+    for p in paths:
+        hits = sorted(glob.glob(p)) if any(c in p for c in "*?[") else [p]
+        if not hits:
+            raise DataFileError(f"data.{field}: no file matches '{p}'")
+        out += [Path(h) for h in hits]
+    return out
+
+
+class BQDataModule(L.LightningDataModule):
+    """Solved instances from ``symco data`` ``.npz`` files (paths or globs), held in memory."""
+
+    def __init__(
+        self,
+        train_paths: list[str],
+        val_paths: list[str] | None = None,
+        problem: str = "tsp",
+        batch_size: int = 128,
+        val_batch_size: int = 256,
+        val_instances: int | None = 256,
+        train_instances: int | None = None,
+        num_workers: int = 0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.train: _Rows | None = None
+        self.val: _Rows | None = None
+
+    def _load(self, paths: list[str], field: str, limit: int | None) -> _Rows:
+        _, registry = load_registry()
+        problem = registry.problem(self.hparams["problem"])
+        parts: list[dict[str, np.ndarray]] = []
+        for path in _expand_paths(paths, field):
+            ds = load_dataset(path, problem)
+            if ds.solutions is None or ds.objectives is None:
+                raise DataFileError(
+                    f"{path}: has no '{problem.solution_key}'/'{problem.objective_key}' arrays;"
+                    f" label it with `symco data --solver ...`"
+                )
+            parts.append({**ds.instances, "solutions": ds.solutions, "objectives": ds.objectives})
+        arrays = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        if limit is not None:
+            arrays = {k: v[:limit] for k, v in arrays.items()}
+        return _Rows({k: torch.as_tensor(v) for k, v in arrays.items()})
+
+    def setup(self, stage: str) -> None:
+        hp = self.hparams
+        if stage == "fit" and self.train is None:
+            self.train = self._load(hp["train_paths"], "train_paths", hp["train_instances"])
+        if stage in ("fit", "validate") and self.val is None and hp["val_paths"]:
+            self.val = self._load(hp["val_paths"], "val_paths", hp["val_instances"])
+
+    def train_dataloader(self) -> DataLoader[dict[str, Tensor]]:
+        assert self.train is not None
+        gen = torch.Generator().manual_seed(self.hparams["seed"])
+        return DataLoader(
+            self.train,
+            batch_size=self.hparams["batch_size"],
+            shuffle=True,
+            drop_last=True,
+            generator=gen,
+            num_workers=self.hparams["num_workers"],
+        )
+
+    def val_dataloader(self) -> DataLoader[dict[str, Tensor]] | list[Any]:
+        if self.val is None:
+            return []
+        return DataLoader(self.val, batch_size=self.hparams["val_batch_size"])

@@ -1,0 +1,123 @@
+"""Loading, exporting and naming trained BQ models (checkpoints load with ``weights_only=True``)."""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from symco.core.dataset import atomic_path
+from symco.core.errors import DataFileError, UnknownNameError
+
+FORMAT = "symco-policy/1"
+MODELS_DIR = Path(__file__).with_name("models")
+
+
+def shipped_models() -> dict[str, str]:
+    """Models in this plugin's ``models/`` folder: ``{file stem: path}``."""
+    return {p.stem: str(p) for p in sorted(MODELS_DIR.glob("*.pt"))}
+
+
+def all_models(pm: Any) -> dict[str, str]:
+    """Every plugin's models by name (``symco_models`` hook)."""
+    from symco.core.errors import DuplicateNameError
+
+    found: dict[str, tuple[str, str]] = {}
+    for impl in pm.hook.symco_models.get_hookimpls():
+        plugin = pm.get_name(impl.plugin)
+        for name, path in (impl.function() or {}).items():
+            if name in found:
+                raise DuplicateNameError(
+                    f"model '{name}' is shipped twice: by plugin '{found[name][0]}' and by plugin '{plugin}'"
+                )
+            found[name] = (plugin, path)
+    return {name: path for name, (_, path) in found.items()}
+
+
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """``torch.load(weights_only=True)`` with one clear line for anything that is not a checkpoint."""
+    if not path.is_file():
+        raise DataFileError(f"{path}: no such file")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except (
+        Exception
+    ) as exc:  # torch raises many types for foreign/corrupt files; all mean "not a checkpoint"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataFileError(f"{path}: not a loadable checkpoint ({first[:160]})") from None
+    if not isinstance(obj, dict) or "state_dict" not in obj or "hyper_parameters" not in obj:
+        raise DataFileError(
+            f"{path}: not a symco model checkpoint (no 'state_dict' and 'hyper_parameters')"
+        )
+    return obj
+
+
+@dataclass
+class LoadedModel:
+    """A policy with the problem and reducer it was trained for."""
+
+    name: str
+    module: Any  # BQModule
+    meta: dict[str, Any]
+
+    @property
+    def problem(self) -> Any:
+        return self.module.problem
+
+    @property
+    def reducer(self) -> Any:
+        return self.module.reducer
+
+    @property
+    def policy(self) -> Any:
+        return self.module.policy
+
+
+def load_model(ckpt: str, models: dict[str, str]) -> LoadedModel:
+    """Load a shipped model by name, a symco model file or a Lightning checkpoint of a BQModule."""
+    from symco.plugins.bq.lightning import BQModule
+
+    path = Path(models[ckpt]) if ckpt in models else Path(ckpt)
+    if ckpt not in models and not path.exists() and "/" not in ckpt and not path.suffix:
+        raise UnknownNameError(f"unknown model '{ckpt}'; shipped: {', '.join(models) or 'none'}")
+    obj = read_checkpoint(path)
+    hp = dict(obj["hyper_parameters"])
+    accepted = set(inspect.signature(BQModule.__init__).parameters) - {"self"}
+    unknown = sorted(set(hp) - accepted - {"_instantiator", "_class_path"})
+    if unknown:
+        raise DataFileError(f"{path}: hyper-parameters {unknown} are not BQModule's")
+    module = BQModule(**{k: v for k, v in hp.items() if k in accepted})
+    state = {k: v for k, v in obj["state_dict"].items() if k.startswith("policy.")}
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise DataFileError(
+            f"{path}: weights do not fit the model ({str(exc).splitlines()[0]})"
+        ) from None
+    module.eval()
+    meta = {
+        k: v
+        for k, v in obj.items()
+        if k not in ("state_dict", "hyper_parameters", "optimizer_states")
+    }
+    return LoadedModel(ckpt if ckpt in models else path.stem, module, meta)
+
+
+def export_model(ckpt: Path, out: Path, notes: str) -> dict[str, Any]:
+    """Write a slim model file (hyper-parameters, policy weights, notes) from a Lightning checkpoint."""
+    obj = read_checkpoint(ckpt)
+    state = {k: v for k, v in obj["state_dict"].items() if k.startswith("policy.")}
+    hp = {k: v for k, v in obj["hyper_parameters"].items() if not k.startswith("_")}
+    slim = {
+        "format": FORMAT,
+        "hyper_parameters": hp,
+        "state_dict": state,
+        "notes": notes,
+        "global_step": int(obj.get("global_step", 0)),
+    }
+    with atomic_path(out) as tmp:
+        torch.save(slim, tmp)
+    return slim

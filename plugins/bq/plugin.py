@@ -1,0 +1,31 @@
+"""The built-in BQ-NCO plugin (entry point ``bq`` in the ``symco`` group)."""
+
+from __future__ import annotations
+
+import argparse
+
+from symco import hookimpl
+from symco.core.registry import Registry
+
+
+@hookimpl
+def symco_register(registry: Registry) -> None:
+    from symco.plugins.bq.policy import BQTransformer
+    from symco.plugins.bq.tsp import BQTSPReducer
+
+    registry.add_reducer(BQTSPReducer)
+    registry.add_policy(BQTransformer)
+
+
+@hookimpl
+def symco_add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from symco.plugins.bq.cli import add_commands
+
+    add_commands(subparsers)
+
+
+@hookimpl
+def symco_models() -> dict[str, str]:
+    from symco.plugins.bq.models import shipped_models
+
+    return shipped_models()

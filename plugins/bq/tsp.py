@@ -1,0 +1,180 @@
+"""The BQ reduction of the TSP: a partial tour becomes the path-TSP of what is left.
+
+After visiting ``first, ..., current``, the rest of an optimal tour is an optimal Hamiltonian path
+from ``current`` through the unvisited nodes to ``first``. That path-TSP instance — origin,
+remaining nodes, destination — is all the policy sees: every partial tour with the same endpoints
+and the same unvisited set maps to the same reduced state (the bisimulation quotient).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from symco.core.reducer import ReducedBatch, SymmetryReducer
+
+ORIGIN, DESTINATION = 1, 2  # node types; remaining nodes are 0
+
+
+@dataclass(frozen=True)
+class TSPState:
+    """A batch of partial tours on ``N`` nodes after ``t`` steps.
+
+    ``coords`` (B, N, 2); ``tour`` (B, t) visited nodes in order (``tour[:, 0]`` is the first node,
+    ``tour[:, -1]`` the current one); ``visited`` (B, N) bool.
+    """
+
+    coords: Tensor
+    tour: Tensor
+    visited: Tensor
+
+    @property
+    def first(self) -> Tensor:
+        return self.tour[:, 0]
+
+    @property
+    def current(self) -> Tensor:
+        return self.tour[:, -1]
+
+
+def _gather_rows(x: Tensor, index: Tensor) -> Tensor:
+    """``x[b, index[b]]`` for ``x`` (B, N, ...) and ``index`` (B, M) -> (B, M, ...)."""
+    flat = index.reshape(index.shape[0], -1, *([1] * (x.dim() - 2)))
+    return torch.gather(x, 1, flat.expand(-1, -1, *x.shape[2:]))
+
+
+def normalize_coords(xy: Tensor) -> Tensor:
+    """Translate and scale each reduced instance into the unit square (aspect kept).
+
+    TSP tours are invariant to translation and uniform scaling, so this is a further symmetry
+    reduction: small tail problems and kNN neighbourhoods look like full-size training instances.
+    """
+    lo = xy.amin(dim=1, keepdim=True)  # (B, 1, 2)
+    span = (xy.amax(dim=1, keepdim=True) - lo).amax(dim=-1, keepdim=True).clamp_min(1e-9)
+    return (xy - lo) / span
+
+
+class BQTSPReducer(SymmetryReducer[TSPState]):
+    """Partial tour -> path-TSP instance ``[origin, remaining (by node index), destination]``.
+
+    Features per node: its (normalised) coordinates. Node types: 0 remaining, 1 origin,
+    2 destination. One action per node: go there next (only remaining nodes are feasible).
+    """
+
+    name: ClassVar[str] = "bq"
+    problem: ClassVar[str] = "tsp"
+    num_features: ClassVar[int] = 2
+    num_node_types: ClassVar[int] = 3
+    actions_per_node: ClassVar[int] = 1
+
+    def __init__(
+        self, normalize: bool = True, min_subproblem: int = 4, augment: bool = True
+    ) -> None:
+        """:param normalize: rescale every reduced instance to the unit square.
+        :param min_subproblem: smallest reduced instance (nodes incl. origin and destination) drawn
+            by :meth:`expand`.
+        :param augment: map each training instance by a random symmetry of the square (the
+            dihedral group D4: axis swap and reflections), which leaves tour lengths unchanged."""
+        self.normalize = normalize
+        self.min_subproblem = min_subproblem
+        self.augment = augment
+
+    # -- the MDP ---------------------------------------------------------------------------------
+
+    def init_state(self, instances: Mapping[str, Tensor], first: Tensor | None = None) -> TSPState:
+        coords = instances["coords"].float()
+        b, n, _ = coords.shape
+        if first is None:
+            first = torch.zeros(b, dtype=torch.long, device=coords.device)
+        visited = torch.zeros(b, n, dtype=torch.bool, device=coords.device)
+        visited[torch.arange(b), first] = True
+        return TSPState(coords, first[:, None], visited)
+
+    def step(self, state: TSPState, node: Tensor, action: Tensor) -> TSPState:
+        visited = state.visited.clone()
+        visited[torch.arange(len(node)), node] = True
+        return TSPState(state.coords, torch.cat([state.tour, node[:, None]], 1), visited)
+
+    def done(self, state: TSPState) -> Tensor:
+        return state.visited.all(dim=1)
+
+    def solutions(self, state: TSPState) -> list[np.ndarray]:
+        return list(state.tour.cpu().numpy())
+
+    def select(self, state: TSPState, index: Tensor) -> TSPState:
+        return TSPState(state.coords[index], state.tour[index], state.visited[index])
+
+    # -- reduction -------------------------------------------------------------------------------
+
+    def reduce(self, state: TSPState, *, knn: int | None = None) -> ReducedBatch:
+        b, n = state.visited.shape
+        left = n - state.tour.shape[1]  # unvisited nodes, the same for the whole batch
+        # unvisited node indices in increasing order: a stable sort puts False (unvisited) first
+        remaining = torch.sort(state.visited.to(torch.uint8), dim=1, stable=True).indices[:, :left]
+        if knn is not None and left > knn:
+            d = torch.linalg.vector_norm(
+                _gather_rows(state.coords, remaining)
+                - state.coords[torch.arange(b), state.current][:, None],
+                dim=-1,
+            )  # (B, left)
+            keep = torch.topk(d, knn, dim=1, largest=False).indices.sort(dim=1).values
+            remaining = torch.gather(remaining, 1, keep)
+        nodes = torch.cat(
+            [state.current[:, None], remaining, state.first[:, None]], dim=1
+        )  # (B, M)
+        return self._batch(state.coords, nodes)
+
+    def _batch(self, coords: Tensor, nodes: Tensor, target: Tensor | None = None) -> ReducedBatch:
+        """The reduced batch of ``nodes`` (B, M) = ``[origin, remaining..., destination]``."""
+        b, m = nodes.shape
+        xy = _gather_rows(coords, nodes)  # (B, M, 2)
+        if self.normalize:
+            xy = normalize_coords(xy)
+        node_type = torch.zeros(b, m, dtype=torch.long, device=coords.device)
+        node_type[:, 0], node_type[:, -1] = ORIGIN, DESTINATION
+        mask = (node_type == 0)[..., None]  # (B, M, 1)
+        return ReducedBatch(xy, node_type, mask, nodes, target)
+
+    # -- imitation samples -----------------------------------------------------------------------
+
+    def expand(
+        self, instances: Mapping[str, Tensor], solutions: Tensor, *, generator: torch.Generator
+    ) -> ReducedBatch:
+        """One sample per expert tour: a random window of the (cyclic, randomly reversed) tour.
+
+        Any window ``tour[a], tour[a+1], ..., tour[a+M-1]`` (indices mod N) of an optimal tour is an
+        optimal path from ``tour[a]`` to ``tour[a+M-1]`` through the nodes between, so the reduced
+        state ``[tour[a], {tour[a+1..a+M-2]}, tour[a+M-1]]`` has the target ``tour[a+1]``. ``M`` is drawn
+        once per call (one size per batch, no padding) uniformly in ``[min_subproblem, N+1]``;
+        ``M = N+1`` is the initial state (origin = destination). Remaining nodes are shuffled, so
+        nothing but the policy's equivariance can tie the target to a position.
+        """
+        coords = instances["coords"].float()
+        tours = solutions.long()
+        b, n = tours.shape
+        dev = tours.device
+        if self.augment:
+            swap, flip = (
+                torch.rand(b, 1, 1, generator=generator) < 0.5,
+                torch.rand(b, 1, 2, generator=generator) < 0.5,
+            )
+            coords = torch.where(swap.to(dev), coords.flip(-1), coords)
+            coords = torch.where(
+                flip.to(dev), -coords, coords
+            )  # reflections (translation is normalised away)
+        m = int(torch.randint(min(self.min_subproblem, n + 1), n + 2, (1,), generator=generator))
+        reverse = torch.rand(b, generator=generator) < 0.5
+        tours = torch.where(reverse.to(dev)[:, None], tours.flip(1), tours)
+        start = torch.randint(0, n, (b, 1), generator=generator).to(dev)
+        window = torch.gather(tours, 1, (start + torch.arange(m, device=dev)) % n)  # (B, M)
+        order = torch.argsort(torch.rand(b, m - 2, generator=generator), dim=1).to(dev) + 1
+        middle = torch.gather(window, 1, order)  # shuffled remaining nodes
+        nodes = torch.cat([window[:, :1], middle, window[:, -1:]], dim=1)
+        target = torch.zeros(b, m, 1, device=dev)
+        target[:, 1:-1, 0] = (order == 1).float()  # the node that came right after the origin
+        return self._batch(coords, nodes, target)

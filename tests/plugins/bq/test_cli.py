@@ -1,0 +1,114 @@
+"""`symco fit` on a tiny config, `symco evaluate` on its checkpoint, and clear errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from symco.core.cli import main
+
+ROOT = Path(__file__).resolve().parents[3]
+TINY = ROOT / "configs" / "tsp" / "tiny.yaml"
+
+
+def _code(argv: list[str]) -> int:
+    try:
+        return main(argv)
+    except SystemExit as exc:  # LightningCLI / argparse exit through SystemExit
+        return int(exc.code or 0)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    work = tmp_path_factory.mktemp("fit")
+    for name, num, seed in (("tsp10_train", 32, 0), ("tsp10_val", 8, 9)):
+        assert main(["data", "--problem", "tsp", "--size", "10", "--num", str(num), "--seed", str(seed),
+                     "--solver", "exact", "--workers", "1", "--quiet", "--out", str(work / "data" / f"{name}.npz")]) == 0  # fmt: skip
+    return work
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:Checkpoint directory .* exists and is not empty")  # resuming
+def test_fit_then_evaluate(trained: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.chdir(trained)
+    assert _code(["fit", "--config", str(TINY)]) == 0
+    ckpts = sorted((trained / "runs" / "tiny").rglob("*.ckpt"))
+    assert ckpts, "fit wrote no checkpoint"
+    capsys.readouterr()
+    out = trained / "ev.jsonl"
+    code = _code(["evaluate", "--ckpt", str(ckpts[-1]), "--instances", "data/tsp10_val.npz",
+                  "--decode", "beam:2", "--out", str(out), "--threads", "1", "--workers", "1"])  # fmt: skip
+    assert code == 0
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert len(rows) == 8 and sorted(rows[0]["solution"]) == list(range(10))
+    assert {"name", "n", "cost", "solution", "time_s"} <= rows[0].keys()
+    assert "mean gap %" in capsys.readouterr().out
+    # resume continues the same run
+    assert (
+        _code(
+            [
+                "fit",
+                "--config",
+                str(TINY),
+                "--trainer.max_steps",
+                "6",
+                "--ckpt_path",
+                str(ckpts[-1]),
+            ]
+        )
+        == 0
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        (["--model.init_args.num_layerz", "3"], "num_layerz"),
+        (["--model", "symco.plugins.bq.lightning.NoSuchModule"], "NoSuchModule"),
+    ],
+)
+def test_bad_config_fails_clearly(
+    trained: Path, monkeypatch, capsys, override: list[str], message: str
+) -> None:
+    monkeypatch.chdir(trained)
+    assert _code(["fit", "--config", str(TINY), *override]) == 2
+    err = capsys.readouterr().err
+    assert "error:" in err and message in err and "Traceback" not in err
+
+
+def test_misspelled_yaml_key(tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(TINY.read_text().replace("max_steps:", "max_stepz:"))
+    assert _code(["fit", "--config", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "max_stepz" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"this is not a checkpoint", "not a loadable checkpoint"),
+        (None, "not a symco model checkpoint"),
+        (b"", "not a loadable checkpoint"),
+    ],
+)
+def test_corrupt_or_foreign_checkpoint(
+    tmp_path: Path, capsys, content: bytes | None, message: str
+) -> None:
+    path = tmp_path / "x.ckpt"
+    if content is None:
+        torch.save({"weights": torch.zeros(3)}, path)  # a real torch file, but not ours
+    else:
+        path.write_bytes(content)
+    code = _code(["evaluate", "--ckpt", str(path), "--generate", "10:1", "--reference", "none"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and message in err[0]
+
+
+def test_unknown_model_name(capsys) -> None:
+    assert _code(["evaluate", "--ckpt", "bq-nope", "--generate", "10:1"]) == 2
+    assert "unknown model 'bq-nope'" in capsys.readouterr().err

@@ -1,0 +1,105 @@
+"""The BQ reduction of the TSP: quotient, round trip, targets, kNN."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from symco.plugins.bq.tsp import BQTSPReducer
+from symco.problems.tsp import TSP
+from symco.problems.tsp.solvers import ExactTSP
+
+
+def _instances(b: int, n: int, seed: int = 0) -> dict[str, torch.Tensor]:
+    inst = TSP().generate(b, n, rng=np.random.default_rng(seed))
+    return {k: torch.as_tensor(v) for k, v in inst.items()}
+
+
+def _walk(red: BQTSPReducer, inst: dict[str, torch.Tensor], prefix: list[int]):
+    state = red.init_state(inst, first=torch.tensor([prefix[0]]))
+    for v in prefix[1:]:
+        state = red.step(state, torch.tensor([v]), torch.tensor([0]))
+    return state
+
+
+def test_same_remaining_set_and_endpoints_reduce_identically() -> None:
+    red, inst = BQTSPReducer(), _instances(1, 9)
+    a = red.reduce(_walk(red, inst, [0, 3, 5, 1, 7]))
+    b = red.reduce(_walk(red, inst, [0, 1, 5, 3, 7]))  # other order, same set, same endpoints
+    for field in ("features", "node_type", "action_mask", "node_index"):
+        assert torch.equal(getattr(a, field), getattr(b, field)), field
+    c = red.reduce(_walk(red, inst, [0, 3, 5, 7, 1]))  # other current node: a different state
+    assert not torch.equal(a.node_index, c.node_index)
+
+
+def test_reduced_state_layout() -> None:
+    red, inst = BQTSPReducer(), _instances(1, 6)
+    batch = red.reduce(_walk(red, inst, [2, 4]))
+    assert batch.node_index.tolist() == [
+        [4, 0, 1, 3, 5, 2]
+    ]  # origin, remaining by index, destination
+    assert batch.node_type.tolist() == [[1, 0, 0, 0, 0, 2]]
+    assert batch.action_mask[..., 0].tolist() == [[False, True, True, True, True, False]]
+    f = batch.features[0]
+    assert f.min() == 0 and f.max() == 1  # normalised to the unit square
+
+
+def test_expert_roll_out_reproduces_tour_and_cost() -> None:
+    tsp, red = TSP(), BQTSPReducer()
+    inst = _instances(3, 8, seed=4)
+    np_inst = {k: v.numpy() for k, v in inst.items()}
+    tours = [ExactTSP().solve(tsp.select(np_inst, i)) for i in range(3)]
+    state = red.init_state(inst)
+    for t in range(1, 8):
+        batch = red.reduce(state)
+        node = torch.tensor([tour[t] for tour in tours])
+        # the expert's next node is always among the feasible actions of the reduced state
+        pos = (batch.node_index == node[:, None]).float().argmax(1)
+        assert batch.action_mask[torch.arange(3), pos, 0].all()
+        state = red.step(state, node, torch.zeros(3, dtype=torch.long))
+    assert red.done(state).all()
+    sols = red.solutions(state)
+    assert all(np.array_equal(a, b) for a, b in zip(sols, tours))
+    np.testing.assert_allclose(tsp.objective(np_inst, sols), tsp.objective(np_inst, tours))
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(4, 12), seed=st.integers(0, 10**6))
+def test_expanded_targets_are_feasible_optimal_next_steps(n: int, seed: int) -> None:
+    tsp, red = TSP(), BQTSPReducer()
+    inst = _instances(2, n, seed)
+    np_inst = {k: v.numpy() for k, v in inst.items()}
+    tours = torch.as_tensor(np.stack([ExactTSP().solve(tsp.select(np_inst, i)) for i in range(2)]))
+    batch = red.expand(inst, tours, generator=torch.Generator().manual_seed(seed))
+    assert batch.target is not None
+    assert torch.all(batch.target.sum((1, 2)) == 1)
+    assert not (batch.target.bool() & ~batch.action_mask).any()
+    # origin -> target is an edge of the expert tour (either direction)
+    for i in range(2):
+        o = int(batch.node_index[i, 0])
+        nxt = int(batch.node_index[i, batch.target[i, :, 0].argmax()])
+        t = tours[i].tolist()
+        k = t.index(o)
+        assert nxt in (t[(k + 1) % n], t[k - 1])
+
+
+def test_knn_keeps_nearest_and_destination() -> None:
+    red, inst = BQTSPReducer(), _instances(1, 30)
+    state = _walk(red, inst, [0, 5])
+    batch = red.reduce(state, knn=6)
+    assert batch.node_index.shape == (1, 8)
+    kept = set(batch.node_index[0, 1:-1].tolist())
+    d = torch.linalg.vector_norm(inst["coords"][0] - inst["coords"][0, 5], dim=-1)
+    d[[0, 5]] = float("inf")
+    assert kept == set(torch.topk(d, 6, largest=False).indices.tolist())
+    assert int(batch.node_index[0, -1]) == 0
+
+
+@pytest.mark.parametrize("normalize", [True, False])
+def test_select_and_batch_shapes(normalize: bool) -> None:
+    red, inst = BQTSPReducer(normalize=normalize), _instances(4, 7)
+    state = red.select(red.init_state(inst), torch.tensor([2, 2, 0]))
+    assert red.reduce(state).features.shape == (3, 8, 2)
