@@ -57,8 +57,8 @@ def symco_add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentP
 
 
 @hookspec
-def symco_models() -> dict[str, str]:
-    """Trained models this plugin ships, as ``{name: file path}``.
+def symco_models() -> dict[str, str] | None:
+    """Trained models this plugin ships, as ``{name: file path}`` (``None``: none).
 
     ``symco models`` lists them and ``symco evaluate --ckpt NAME`` loads them by name; a name
     claimed by two plugins is an error naming both.

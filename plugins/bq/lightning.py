@@ -82,6 +82,7 @@ class BQModule(L.LightningModule):
         min_lr_ratio: float = 0.05,
         seed: int = 0,
         val_knn: int | None = None,
+        init_from: str | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -92,6 +93,28 @@ class BQModule(L.LightningModule):
             {"normalize": normalize, "min_subproblem": min_subproblem, "augment": augment},
             {"num_layers": num_layers, "dim": dim, "heads": heads, "ff_dim": ff_dim},
         )
+
+    def setup(self, stage: str) -> None:
+        """Start from the weights of a model file or shipped model (``init_from``), if given.
+
+        A ``--ckpt_path`` resume restores its own weights after this, so resuming is unaffected.
+        """
+        name = self.hparams["init_from"]
+        if stage != "fit" or not name:
+            return
+        from symco.plugins.bq.models import all_models, read_checkpoint
+
+        pm, _ = load_registry()
+        obj = read_checkpoint(Path(all_models(pm).get(name, name)))
+        state = {
+            k[len("policy.") :]: v for k, v in obj["state_dict"].items() if k.startswith("policy.")
+        }
+        try:
+            self.policy.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            raise DataFileError(
+                f"model.init_from: {name} does not fit this policy ({str(exc).splitlines()[0]})"
+            ) from None
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         # a fresh generator per step: resumed runs draw the same sub-problems as uninterrupted ones

@@ -30,9 +30,13 @@ def test_matches_exact_on_tiny_instances(entry: Entry, registry) -> None:
                 inst, [ref_solver.solve(problem.select(inst, i)) for i in range(2)]
             )
             if entry.obj.heuristic:  # feasible and never better than optimal
-                assert np.all(got >= ref * (1 - 1e-9) if problem.sense == "min" else got <= ref * (1 + 1e-9))
+                assert np.all(
+                    got >= ref * (1 - 1e-9) if problem.sense == "min" else got <= ref * (1 + 1e-9)
+                )
             else:  # integer solvers round distances at 1e-5 resolution: allow that much per edge
-                np.testing.assert_allclose(got, ref, rtol=1e-4, err_msg=f"{entry.qualname} at N={n}")
+                np.testing.assert_allclose(
+                    got, ref, rtol=1e-4, err_msg=f"{entry.qualname} at N={n}"
+                )
 
 
 @pytest.mark.parametrize("entry", SOLVERS)
