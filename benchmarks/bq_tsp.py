@@ -88,7 +88,37 @@ def quality(args: argparse.Namespace) -> dict[str, Any]:
             ),
             flush=True,
         )
-    print("\nreference: LKH-3 (1 run); decode times are per instance within a batch")
+    tsplib = HERE / "data" / "tsplib"
+    if tsplib.is_dir() and not args.no_tsplib:  # python benchmarks/fetch_tsplib.py
+        items = []
+        for f in sorted(tsplib.glob("*.tsp")):
+            inst, ref = tsp.read(f)
+            items.append(Item(f.stem, tsp, inst, float(ref[0]) if ref is not None else None))
+        methods = []
+        for decode in args.decodes:
+            decode_items(model, items, decode, knn=None, batch_size=1, label=f"bq {decode}")
+            methods.append(f"bq {decode}")
+        for name in tsp.baselines:
+            solve_items(
+                registry.solver_class("tsp", name),
+                {"seed": 0, "time_limit": 1.0},
+                items,
+                args.workers,
+                name,
+            )
+            methods.append(name)
+        trows = []
+        for m in methods:
+            gaps = [float(tsp.gap(it.results[m]["cost"], it.reference)) for it in items]
+            trows.append(
+                ["tsplib 100-200", len(items), m, float(np.mean(gaps)), float(np.max(gaps))]
+            )
+            results.append({"size": "tsplib", "instances": len(items), "method": m, "mean_gap_percent": float(np.mean(gaps)),
+                            "per_instance": {it.name: float(tsp.gap(it.results[m]["cost"], it.reference)) for it in items}})  # fmt: skip
+        print(format_table(["set", "inst", "method", "mean gap %", "max gap %"], trows))
+    print(
+        "\nreference: LKH-3 (1 run); TSPLIB: proven optima; decode times are per instance within a batch"
+    )
     print(format_table(["problem", "n", "inst", "method", "mean cost", "gap %", "s/inst"], rows))
     return {"model": args.ckpt, "knn": args.knn, "results": results}
 
@@ -174,6 +204,7 @@ def main() -> None:
     q.add_argument("--knn", type=int, default=100)
     q.add_argument("--batch-size", type=int, default=128)
     q.add_argument("--workers", type=int, default=2)
+    q.add_argument("--no-tsplib", action="store_true", help="skip benchmarks/data/tsplib")
     s = sub.add_parser("speed")
     s.add_argument("--train-steps", type=int, default=10)
     args = ap.parse_args()

@@ -100,8 +100,8 @@ class TSP(Problem):
     def read(self, path: Path) -> tuple[Instances, np.ndarray | None]:
         """Read a TSPLIB ``.tsp`` file (``EUC_2D`` or ``EXACT_2D``-style coordinates).
 
-        A ``NAME.sol`` beside it (VRPLIB solution format: ``Route #1: ...``, ``Cost ...``) gives the
-        reference cost.
+        A ``NAME.sol`` beside it (VRPLIB solution format: ``Route #1: ...``, ``Cost ...``) or a
+        TSPLIB tour file ``NAME.opt.tour`` (``TOUR_SECTION``) gives the reference cost.
         """
         import vrplib
 
@@ -136,7 +136,32 @@ class TSP(Problem):
             )
         instances = {"coords": coords[None], "euc_2d": np.array([kind == "EUC_2D"])}
         self.validate(instances, str(path))
+        tour_file = path.with_name(path.stem + ".opt.tour")
+        if not path.with_suffix(".sol").is_file() and tour_file.is_file():
+            return instances, self._read_tour_file(tour_file, instances)
         return instances, self._read_reference(path.with_suffix(".sol"), instances)
+
+    def _read_tour_file(self, path: Path, instances: Instances) -> np.ndarray:
+        """The cost of the tour in a TSPLIB ``TOUR_SECTION`` file (1-based nodes, ended by -1)."""
+        text = path.read_text(errors="replace")
+        if "TOUR_SECTION" not in text:
+            raise DataFileError(f"{path}: no TOUR_SECTION")
+        nodes: list[int] = []
+        for token in text.split("TOUR_SECTION", 1)[1].split():
+            if token in ("-1", "EOF"):
+                break
+            try:
+                nodes.append(int(token) - 1)
+            except ValueError:
+                raise DataFileError(
+                    f"{path}: TOUR_SECTION holds {token!r}, not a node number"
+                ) from None
+        tour = np.asarray(nodes, dtype=np.int64)
+        try:
+            self.check_solution(instances, [tour])
+        except InfeasibleSolutionError as exc:
+            raise DataFileError(f"{path}: {exc}") from None
+        return self.objective(instances, tour[None])
 
     def _read_reference(self, sol: Path, instances: Instances) -> np.ndarray | None:
         import vrplib

@@ -113,3 +113,19 @@ def test_lkh_at_least_as_good_as_ortools_on_50() -> None:
     assert (
         np.mean(b / a) < 1.10
     )  # OR-Tools GLS is close behind (time-limited: loose under CPU load)
+
+
+def test_reads_tsplib_opt_tour(tmp_path: Path) -> None:
+    inst = TSP().generate(1, 5, rng=np.random.default_rng(1))
+    inst["coords"] = np.round(inst["coords"] * 100)
+    inst["euc_2d"] = np.array([True])
+    TSP().write(tmp_path / "b.tsp", inst)
+    (tmp_path / "b.opt.tour").write_text(
+        "NAME : b.opt.tour\nTYPE : TOUR\nDIMENSION : 5\nTOUR_SECTION\n1\n3\n2\n5\n4\n-1\nEOF\n"
+    )
+    _, ref = TSP().read(tmp_path / "b.tsp")
+    assert ref is not None
+    assert ref[0] == TSP().objective(inst, [np.array([0, 2, 1, 4, 3])])[0]
+    (tmp_path / "b.opt.tour").write_text("TOUR_SECTION\n1\n2\n2\n-1\n")
+    with pytest.raises(DataFileError, match=r"b\.opt\.tour: tour 0 is not a permutation"):
+        TSP().read(tmp_path / "b.tsp")
