@@ -75,6 +75,7 @@ class BQModule(L.LightningModule):
         normalize: bool = True,
         min_subproblem: int = 4,
         augment: bool = True,
+        subproblem_sizes: Literal["uniform", "loguniform"] = "uniform",
         lr: float = 7.5e-4,
         weight_decay: float = 0.0,
         warmup_steps: int = 200,
@@ -90,7 +91,12 @@ class BQModule(L.LightningModule):
             problem,
             reducer,
             policy,
-            {"normalize": normalize, "min_subproblem": min_subproblem, "augment": augment},
+            {
+                "normalize": normalize,
+                "min_subproblem": min_subproblem,
+                "augment": augment,
+                "sizes": subproblem_sizes,
+            },
             {"num_layers": num_layers, "dim": dim, "heads": heads, "ff_dim": ff_dim},
         )
 

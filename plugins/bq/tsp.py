@@ -8,9 +8,10 @@ and the same unvisited set maps to the same reduced state (the bisimulation quot
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
 import torch
@@ -73,16 +74,31 @@ class BQTSPReducer(SymmetryReducer[TSPState]):
     actions_per_node: ClassVar[int] = 1
 
     def __init__(
-        self, normalize: bool = True, min_subproblem: int = 4, augment: bool = True
+        self,
+        normalize: bool = True,
+        min_subproblem: int = 4,
+        augment: bool = True,
+        sizes: Literal["uniform", "loguniform"] = "uniform",
     ) -> None:
         """:param normalize: rescale every reduced instance to the unit square.
         :param min_subproblem: smallest reduced instance (nodes incl. origin and destination) drawn
             by :meth:`expand`.
         :param augment: map each training instance by a random symmetry of the square (the
-            dihedral group D4: axis swap and reflections), which leaves tour lengths unchanged."""
+            dihedral group D4: axis swap and reflections), which leaves tour lengths unchanged.
+        :param sizes: how :meth:`expand` draws the reduced size ``M``: ``uniform`` in
+            ``[min_subproblem, N+1]``, or ``loguniform`` (more of the cheap small tails; a batch costs
+            about O(M) to O(M^2), so this trains on more samples per second)."""
         self.normalize = normalize
         self.min_subproblem = min_subproblem
         self.augment = augment
+        self.sizes = sizes
+
+    def _subproblem_size(self, n: int, generator: torch.Generator) -> int:
+        lo, hi = min(self.min_subproblem, n + 1), n + 1
+        if self.sizes == "loguniform":
+            u = float(torch.rand((), generator=generator))
+            return min(hi, int(math.exp(math.log(lo) + u * (math.log(hi + 1) - math.log(lo)))))
+        return int(torch.randint(lo, hi + 1, (1,), generator=generator))
 
     # -- the MDP ---------------------------------------------------------------------------------
 
@@ -167,7 +183,7 @@ class BQTSPReducer(SymmetryReducer[TSPState]):
             coords = torch.where(
                 flip.to(dev), -coords, coords
             )  # reflections (translation is normalised away)
-        m = int(torch.randint(min(self.min_subproblem, n + 1), n + 2, (1,), generator=generator))
+        m = self._subproblem_size(n, generator)
         reverse = torch.rand(b, generator=generator) < 0.5
         tours = torch.where(reverse.to(dev)[:, None], tours.flip(1), tours)
         start = torch.randint(0, n, (b, 1), generator=generator).to(dev)

@@ -47,20 +47,39 @@ def test_fit_then_evaluate(trained: Path, monkeypatch: pytest.MonkeyPatch, capsy
     assert {"name", "n", "cost", "solution", "time_s"} <= rows[0].keys()
     assert "mean gap %" in capsys.readouterr().out
     # resume continues the same run
+    last = trained / "runs" / "tiny" / "checkpoints" / "last.ckpt"
+    assert (
+        _code(["fit", "--config", str(TINY), "--trainer.max_steps", "6", "--ckpt_path", str(last)])
+        == 0
+    )
+    metrics = sorted((trained / "runs" / "tiny" / "csv").glob("version_*/metrics.csv"))[
+        -1
+    ].read_text()
+    steps = [int(line.split(",")[1]) for line in metrics.splitlines()[1:]]
+    assert (
+        min(steps) > 0 and max(steps) == 5
+    )  # continued from the checkpoint (not from step 0) to step 6
+    # a slim export loads by path, and fine-tuning can start from it
+    slim = trained / "slim.pt"
+    assert _code(["export-model", "--ckpt", str(last), "--out", str(slim), "--notes", "tiny"]) == 0
     assert (
         _code(
             [
-                "fit",
-                "--config",
-                str(TINY),
-                "--trainer.max_steps",
-                "6",
-                "--ckpt_path",
-                str(ckpts[-1]),
+                "evaluate",
+                "--ckpt",
+                str(slim),
+                "--generate",
+                "12:2",
+                "--reference",
+                "exact",
+                "--workers",
+                "1",
             ]
         )
         == 0
     )
+    assert _code(["fit", "--config", str(TINY), "--model.init_args.init_from", str(slim),
+                  "--trainer.default_root_dir", "runs/tiny2"]) == 0  # fmt: skip
 
 
 @pytest.mark.slow
