@@ -45,7 +45,7 @@ def test_set(registry: Any, size: int, num: int, workers: int) -> Path:
 
 
 def quality(args: argparse.Namespace) -> dict[str, Any]:
-    from symco.plugins.bq.evaluate import Item, decode_items, solve_items, summary_rows
+    from symco.plugins.bq.evaluate import Item, run_methods, summary_rows
     from symco.plugins.bq.models import all_models, load_model
 
     pm, registry = load_registry()
@@ -62,21 +62,8 @@ def quality(args: argparse.Namespace) -> dict[str, Any]:
             Item(f"tsp{size}:{i}", tsp, tsp.select(ds.instances, i), float(ds.objectives[i]))
             for i in range(num)
         ]
-        methods = []
-        for decode in args.decodes:
-            label = f"bq {decode}" + (f" knn{knn}" if knn else "")
-            bs = args.batch_size if decode == "greedy" else max(1, args.batch_size // 8)
-            decode_items(model, items, decode, knn=knn, batch_size=bs, label=label)
-            methods.append(label)
-        for name in tsp.baselines:
-            solve_items(
-                registry.solver_class("tsp", name),
-                {"seed": 0, "time_limit": 1.0},
-                items,
-                args.workers,
-                name,
-            )
-            methods.append(name)
+        methods = run_methods(model, registry, items, args.decodes, knn=knn, batch_size=args.batch_size,
+                              baselines=True, baseline_time_limit=1.0, workers=args.workers)  # fmt: skip
         for r in summary_rows(items, methods):
             rows.append(r)
             results.append({"size": r[1], "instances": r[2], "method": r[3], "mean_cost": r[4],
@@ -94,19 +81,8 @@ def quality(args: argparse.Namespace) -> dict[str, Any]:
         for f in sorted(tsplib.glob("*.tsp")):
             inst, ref = tsp.read(f)
             items.append(Item(f.stem, tsp, inst, float(ref[0]) if ref is not None else None))
-        methods = []
-        for decode in args.decodes:
-            decode_items(model, items, decode, knn=None, batch_size=1, label=f"bq {decode}")
-            methods.append(f"bq {decode}")
-        for name in tsp.baselines:
-            solve_items(
-                registry.solver_class("tsp", name),
-                {"seed": 0, "time_limit": 1.0},
-                items,
-                args.workers,
-                name,
-            )
-            methods.append(name)
+        methods = run_methods(model, registry, items, args.decodes, knn=None, batch_size=8,
+                              baselines=True, baseline_time_limit=1.0, workers=args.workers)  # fmt: skip
         trows = []
         for m in methods:
             gaps = [float(tsp.gap(it.results[m]["cost"], it.reference)) for it in items]
@@ -123,64 +99,89 @@ def quality(args: argparse.Namespace) -> dict[str, Any]:
     return {"model": args.ckpt, "knn": args.knn, "results": results}
 
 
-def speed(args: argparse.Namespace) -> dict[str, Any]:
+def _train_rate(
+    red: Any, pol: Any, coords: torch.Tensor, tours: torch.Tensor, steps: int, bf16: bool
+) -> float:
+    """Training samples/s at batch 64 (imitation loss, Adam step), after one warm-up step."""
+    from symco.plugins.bq.lightning import imitation_loss
+
+    opt = torch.optim.Adam(pol.parameters(), 1e-4)
+    gen = torch.Generator().manual_seed(0)
+    n, start = 0, 0.0
+    for it in range(steps + 1):
+        if it == 1:
+            n, start = 0, time.perf_counter()
+        idx = torch.randint(0, len(coords), (64,), generator=gen)
+        batch = red.expand({"coords": coords[idx]}, tours[idx], generator=gen)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss, _ = imitation_loss(pol, batch)
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        n += 64
+    return n / (time.perf_counter() - start)
+
+
+def _decode_ms(
+    red: Any, pol: Any, tsp: Any, size: int, num: int, knn: int | None, bf16: bool
+) -> float:
     from symco.plugins.bq.decode import greedy
-    from symco.plugins.bq.lightning import build_components, imitation_loss
+
+    inst = {
+        k: torch.as_tensor(v)
+        for k, v in tsp.generate(num, size, rng=np.random.default_rng(1)).items()
+    }
+    pol.eval()
+    t0 = time.perf_counter()
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        greedy(pol, red, inst, knn=knn)
+    pol.train()
+    return 1000 * (time.perf_counter() - t0) / num
+
+
+def speed(args: argparse.Namespace) -> dict[str, Any]:
+    from symco.plugins.bq.lightning import build_components
+    from symco.problems.tsp.solvers import FarthestInsertionTSP
 
     _, registry = load_registry()
     tsp = registry.problem("tsp")
-    rng = np.random.default_rng(0)
-    presets = {"paper (9x192)": dict(num_layers=9, dim=192, heads=12, ff_dim=512),
-               "cpu (5x128)": dict(num_layers=5, dim=128, heads=8, ff_dim=256)}  # fmt: skip
-    inst100 = tsp.generate(256, 100, rng=rng)
-    from symco.problems.tsp.solvers import FarthestInsertionTSP
-
-    # any valid tours give the same training cost; farthest insertion is fast
+    inst100 = tsp.generate(256, 100, rng=np.random.default_rng(0))
+    # any valid tours cost the same to train on; farthest insertion makes them fast
     tours = torch.as_tensor(
         np.stack([FarthestInsertionTSP().solve(tsp.select(inst100, i)) for i in range(256)])
     )
     coords = torch.as_tensor(inst100["coords"])
+    paper = dict(num_layers=9, dim=192, heads=12, ff_dim=512)
+    cpu = dict(num_layers=5, dim=128, heads=8, ff_dim=256)
+    runs = [  # (label, policy, sub-problem sizes, bf16, train steps)
+        ("paper 9x192", paper, "uniform", False, args.train_steps),
+        ("paper 9x192", paper, "loguniform", False, args.train_steps),
+        ("paper 9x192", paper, "uniform", True, 2),
+        ("cpu 5x128", cpu, "uniform", False, args.train_steps),
+        ("cpu 5x128", cpu, "loguniform", False, args.train_steps),
+        ("cpu 5x128", cpu, "uniform", True, 2),
+    ]
     rows, results = [], []
-    for label, preset in presets.items():
-        _, red, pol = build_components("tsp", "bq", "transformer", {}, preset)
-        opt = torch.optim.Adam(pol.parameters(), 1e-4)
-        for prec in ("fp32", "bf16"):
-            auto = dict(device_type="cpu", dtype=torch.bfloat16, enabled=prec == "bf16")
-            gen = torch.Generator().manual_seed(0)
-            n, start = 0, 0.0
-            for it in range(args.train_steps + 2):
-                if it == 2:
-                    n, start = 0, time.perf_counter()
-                idx = torch.randint(0, 256, (64,), generator=gen)
-                batch = red.expand({"coords": coords[idx]}, tours[idx], generator=gen)
-                with torch.autocast(**auto):
-                    loss, _ = imitation_loss(pol, batch)
-                loss.backward()
-                opt.step()
-                opt.zero_grad()
-                n += 64
-            train_sps = n / (time.perf_counter() - start)
-            dec = {}
-            pol.eval()
-            for size, num, knn in ((100, 64, None), (1000, 4, 250)):
-                inst = {
-                    k: torch.as_tensor(v)
-                    for k, v in tsp.generate(num, size, rng=np.random.default_rng(1)).items()
-                }
-                t0 = time.perf_counter()
-                with torch.autocast(**auto):
-                    greedy(pol, red, inst, knn=knn)
-                dec[size] = 1000 * (time.perf_counter() - t0) / num
-            pol.train()
-            rows.append([label, prec, train_sps, dec[100], dec[1000]])
-            results.append({"model": label, "precision": prec, "train_samples_per_s": train_sps,
-                            "greedy_ms_per_instance_tsp100_batch64": dec[100],
-                            "greedy_ms_per_instance_tsp1000_knn250_batch4": dec[1000]})  # fmt: skip
-            print(rows[-1], flush=True)
+    for label, preset, sizes, bf16, steps in runs:
+        _, red, pol = build_components("tsp", "bq", "transformer", {"sizes": sizes}, preset)
+        sps = _train_rate(red, pol, coords, tours, steps, bf16)
+        d100 = _decode_ms(red, pol, tsp, 100, 64, None, bf16) if sizes == "uniform" else None
+        d1000 = (
+            _decode_ms(red, pol, tsp, 1000, 4, 250, bf16)
+            if sizes == "uniform" and not bf16
+            else None
+        )
+        prec = "bf16" if bf16 else "fp32"
+        rows.append([label, sizes, prec, sps, d100, d1000])
+        results.append({"model": label, "subproblem_sizes": sizes, "precision": prec, "train_samples_per_s": sps,
+                        "greedy_ms_per_instance_tsp100_batch64": d100,
+                        "greedy_ms_per_instance_tsp1000_knn250_batch4": d1000})  # fmt: skip
+        print(rows[-1], flush=True)
     print(
         format_table(
             [
                 "model",
+                "sizes",
                 "precision",
                 "train samples/s",
                 "greedy ms/inst TSP100",
@@ -189,8 +190,8 @@ def speed(args: argparse.Namespace) -> dict[str, Any]:
             rows,
         )
     )
-    print("peer (official BQ code, this CPU): 9-layer training 76 samples/s (batch 64, fp32);"
-          " greedy 200 ms/inst TSP100, 6.3 s/inst TSP1000 kNN250 (PerceiverIO checkpoint)")  # fmt: skip
+    print("peer (official BQ-NCO code, this CPU): 9-layer training 76 samples/s (batch 64, fp32);"
+          " greedy 200 ms/inst TSP100, 6300 ms/inst TSP1000 kNN250 (PerceiverIO checkpoint, batched)")  # fmt: skip
     return {"results": results}
 
 

@@ -76,9 +76,9 @@ def run_evaluate(args: argparse.Namespace, pm: Any, registry: Any) -> int:
     from symco.core.table import format_table
     from symco.plugins.bq.evaluate import (
         Item,
-        decode_items,
         parse_decode,
         plot_items,
+        run_methods,
         solve_items,
         summary_rows,
     )
@@ -111,18 +111,18 @@ def run_evaluate(args: argparse.Namespace, pm: Any, registry: Any) -> int:
             solve_items(ref_cls, {"seed": 0}, todo, args.workers, "reference")
             for it in todo:
                 it.reference = it.results.pop("reference")["cost"]
-    label = f"{model.name} {args.decode}" + (f" knn{args.knn}" if args.knn else "")
-    decode_items(model, items, args.decode, knn=args.knn, batch_size=args.batch_size, label=label)
-    methods = [label]
-    if args.baselines:
-        for name in model.problem.baselines:
-            cls = registry.solver_class(model.problem.name, name)
-            if not cls.available():
-                continue
-            solve_items(
-                cls, {"seed": 0, "time_limit": args.baseline_time_limit}, items, args.workers, name
-            )
-            methods.append(name)
+    methods = run_methods(
+        model,
+        registry,
+        items,
+        [args.decode],
+        knn=args.knn,
+        batch_size=args.batch_size,
+        baselines=args.baselines,
+        baseline_time_limit=args.baseline_time_limit,
+        workers=args.workers,
+    )
+    label = methods[0]
     rows = summary_rows(items, methods)
     print(
         format_table(

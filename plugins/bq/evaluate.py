@@ -155,3 +155,36 @@ def plot_items(items: Sequence[Item], label: str, outdir: Any, limit: int) -> li
         plt.close(fig)
         written.append(str(target))
     return written
+
+
+def run_methods(
+    model: Any,
+    registry: Any,
+    items: Sequence[Item],
+    decodes: Sequence[str],
+    *,
+    knn: int | None,
+    batch_size: int,
+    baselines: bool,
+    baseline_time_limit: float,
+    workers: int,
+) -> list[str]:
+    """Decode ``items`` with each decoding of the model, then run the problem's baseline solvers.
+
+    Beam search batches ``batch_size // 8`` instances (each carries W beams).
+    :return: the method labels, in table order.
+    """
+    methods = []
+    for decode in decodes:
+        label = f"{model.name} {decode}" + (f" knn{knn}" if knn else "")
+        bs = batch_size if decode == "greedy" else max(1, batch_size // 8)
+        decode_items(model, items, decode, knn=knn, batch_size=bs, label=label)
+        methods.append(label)
+    if baselines:
+        for name in model.problem.baselines:
+            cls = registry.solver_class(model.problem.name, name)
+            if cls.available():
+                options = {"seed": 0, "time_limit": baseline_time_limit}
+                solve_items(cls, options, items, workers, name)
+                methods.append(name)
+    return methods
