@@ -62,8 +62,14 @@ def quality(args: argparse.Namespace) -> dict[str, Any]:
             Item(f"tsp{size}:{i}", tsp, tsp.select(ds.instances, i), float(ds.objectives[i]))
             for i in range(num)
         ]
-        methods = run_methods(model, registry, items, args.decodes, knn=knn, batch_size=args.batch_size,
+        greedy_first = [d for d in args.decodes if d == "greedy"]
+        methods = run_methods(model, registry, items, greedy_first, knn=knn, batch_size=args.batch_size,
                               baselines=True, baseline_time_limit=1.0, workers=args.workers)  # fmt: skip
+        beams = [d for d in args.decodes if d != "greedy"]
+        if beams:  # beam search on the first --beam-instances only (it costs W times greedy)
+            methods[len(greedy_first):len(greedy_first)] = run_methods(
+                model, registry, items[: args.beam_instances], beams, knn=knn, batch_size=args.batch_size,
+                baselines=False, baseline_time_limit=1.0, workers=args.workers)  # fmt: skip
         for r in summary_rows(items, methods):
             rows.append(r)
             results.append({"size": r[1], "instances": r[2], "method": r[3], "mean_cost": r[4],
@@ -206,6 +212,12 @@ def main() -> None:
     q.add_argument("--batch-size", type=int, default=128)
     q.add_argument("--workers", type=int, default=2)
     q.add_argument("--no-tsplib", action="store_true", help="skip benchmarks/data/tsplib")
+    q.add_argument(
+        "--beam-instances",
+        type=int,
+        default=128,
+        help="beam search on the first K instances per size",
+    )
     s = sub.add_parser("speed")
     s.add_argument("--train-steps", type=int, default=10)
     args = ap.parse_args()

@@ -16,7 +16,7 @@ PACKAGES = ("core", "plugins", "problems", "encodings")
 def source_modules() -> set[str]:
     mods = {"symco/__init__.py", "symco/py.typed"}
     for pkg in PACKAGES:
-        for f in (ROOT / pkg).rglob("*.py"):
+        for f in [*(ROOT / pkg).rglob("*.py"), *(ROOT / pkg).rglob("models/*.pt")]:
             if "__pycache__" not in f.parts:
                 mods.add("symco/" + f.relative_to(ROOT).as_posix())
     return mods

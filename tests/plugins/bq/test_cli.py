@@ -131,3 +131,14 @@ def test_corrupt_or_foreign_checkpoint(
 def test_unknown_model_name(capsys) -> None:
     assert _code(["evaluate", "--ckpt", "bq-nope", "--generate", "10:1"]) == 2
     assert "unknown model 'bq-nope'" in capsys.readouterr().err
+
+
+def test_shipped_model_listed_and_decodes(capsys, tmp_path: Path) -> None:
+    assert _code(["models"]) == 0
+    assert "bq-tsp" in capsys.readouterr().out
+    out = tmp_path / "r.jsonl"
+    code = _code(["evaluate", "--ckpt", "bq-tsp", "--generate", "30:3", "--reference", "none",
+                  "--decode", "beam:2", "--out", str(out), "--threads", "1"])  # fmt: skip
+    assert code == 0
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert len(rows) == 3 and all(sorted(r["solution"]) == list(range(30)) for r in rows)
