@@ -121,88 +121,29 @@ def _bad_npz(tmp_path: Path, **arrays) -> str:
     return str(path)
 
 
+def _data(p: Path, *extra: str, size: str = "5", out: str = "x.npz") -> list[str]:
+    """`symco data` argv for a TSP set of one instance, with ``extra`` options."""
+    return ["data", "--problem", "tsp", "--size", size, "--num", "1", *extra, "--out", str(p / out)]
+
+
 BAD = {
     "nan": lambda p: ["solve", _bad_npz(p, coords=np.array([[[0, 0], [np.nan, 1], [1, 1]]]))],
     "inf": lambda p: ["solve", _bad_npz(p, coords=np.array([[[0, 0], [np.inf, 1], [1, 1]]]))],
     "n<3 file": lambda p: ["solve", _bad_npz(p, coords=np.zeros((1, 2, 2)))],
-    "n<3 data": lambda p: [
-        "data",
-        "--problem",
-        "tsp",
-        "--size",
-        "2",
-        "--num",
-        "1",
-        "--out",
-        str(p / "x.npz"),
-    ],
+    "n<3 data": lambda p: _data(p, size="2"),
     "wrong shape": lambda p: ["solve", "--problem", "tsp", _bad_npz(p, coords=np.zeros((1, 5, 3)))],
-    "unknown problem": lambda p: [
-        "data",
-        "--problem",
-        "tsq",
-        "--size",
-        "5",
-        "--num",
-        "1",
-        "--out",
-        str(p / "x.npz"),
-    ],
-    "unknown solver": lambda p: [
-        "data",
-        "--problem",
-        "tsp",
-        "--size",
-        "5",
-        "--num",
-        "1",
-        "--solver",
-        "lkj",
-        "--out",
-        str(p / "x.npz"),
-    ],
+    "unknown problem": lambda p: ["data", "--problem", "tsq", "--size", "5", "--num", "1", "--out", str(p / "x.npz")],
+    "unknown solver": lambda p: _data(p, "--solver", "lkj"),
     "missing file": lambda p: ["solve", str(p / "nope.npz")],
     "malformed npz": lambda p: ["solve", _write(p / "junk.npz", b"not a zip")],
     "malformed tsp": lambda p: ["solve", _write(p / "junk.tsp", b"\x00\x01garbage")],
     "unknown suffix": lambda p: ["solve", _write(p / "x.txt", b"hello")],
-    "negative num": lambda p: [
-        "data",
-        "--problem",
-        "tsp",
-        "--size",
-        "5",
-        "--num",
-        "-3",
-        "--out",
-        str(p / "x.npz"),
-    ],
+    "negative num": lambda p: ["data", "--problem", "tsp", "--size", "5", "--num", "-3", "--out", str(p / "x.npz")],
     "bad time limit": lambda p: ["solve", "--time-limit", "nan", str(p)],
-    "too big for exact": lambda p: [
-        "data",
-        "--problem",
-        "tsp",
-        "--size",
-        "40",
-        "--num",
-        "1",
-        "--solver",
-        "exact",
-        "--out",
-        str(p / "x.npz"),
-    ],
+    "too big for exact": lambda p: _data(p, "--solver", "exact", size="40"),
     "pickled npz": lambda p: ["solve", _pickled(p)],
-    "wrong out suffix": lambda p: [
-        "data",
-        "--problem",
-        "tsp",
-        "--size",
-        "5",
-        "--num",
-        "1",
-        "--out",
-        str(p / "x.csv"),
-    ],
-}
+    "wrong out suffix": lambda p: _data(p, out="x.csv"),
+}  # fmt: skip
 
 
 def _write(path: Path, content: bytes) -> str:
