@@ -123,7 +123,8 @@ class Problem(ABC):
     baselines: ClassVar[tuple[str, ...]] = ()
     """Solvers shown beside a model's results by ``symco evaluate --baselines``."""
     fixed_nodes: ClassVar[int] = 0
-    """Leading nodes that a relabelling must keep in place (a depot); see :meth:`relabel`."""
+    """Leading nodes that a relabelling must keep in place (a depot); see :meth:`relabel`. They do
+    not count in the instance size (:meth:`size`)."""
 
     # -- instances -------------------------------------------------------------------------------
 
@@ -139,8 +140,8 @@ class Problem(ABC):
         :return: ``(B, N)``.
         :raises InvalidInstanceError: one line naming ``where``, the key and the offending value.
         """
-        b, n = check_arrays(self.instance_spec, instances, where)
-        n = self.size(instances) if n is None else n
+        b, _ = check_arrays(self.instance_spec, instances, where)
+        n = self.size(instances)
         if n < self.min_size:
             raise InvalidInstanceError(
                 f"{where}: {self.name} needs at least {self.min_size} nodes, got N={n}"
@@ -152,10 +153,15 @@ class Problem(ABC):
         """Problem-specific value rules beyond shapes and finiteness (override as needed)."""
 
     def size(self, instances: Mapping[str, Any]) -> int:
-        """The instance size ``N`` of a batch (override when no array has an ``"N"`` axis)."""
+        """The instance size of a batch: the length of the ``"N"`` axis less :attr:`fixed_nodes`.
+
+        So a CVRP100 (depot + 100 customers, ``N`` = 101) has size 100, the ``size`` that
+        :meth:`generate` takes. Override when no array has an ``"N"`` axis.
+        """
         for spec in self.instance_spec:
             if "N" in spec.shape and spec.key in instances:
-                return int(np.asarray(instances[spec.key]).shape[spec.shape.index("N")])
+                n = int(np.asarray(instances[spec.key]).shape[spec.shape.index("N")])
+                return n - self.fixed_nodes
         raise InvalidInstanceError(f"cannot tell the size of {self.name} instances")
 
     @staticmethod

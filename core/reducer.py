@@ -113,6 +113,17 @@ class SymmetryReducer(ABC, Generic[StateT]):
         """The solutions built so far, in the problem's solution format."""
 
     @abstractmethod
+    def trajectory(
+        self, instances: Mapping[str, Tensor], solutions: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """The expert's actions: rolling ``solutions`` through :meth:`step` rebuilds them.
+
+        :param solutions: (B, L) packed solutions (``Problem.pack_solutions``, ``-1`` padding).
+        :return: ``(node, action)``, each (B, T) long; step ``t`` applies ``action[:, t]`` on original
+            node ``node[:, t]``; entries past an instance's last action are ``-1``.
+        """
+
+    @abstractmethod
     def expand(
         self,
         instances: Mapping[str, Tensor],

@@ -32,10 +32,11 @@ def greedy(
 ) -> list[np.ndarray]:
     """Follow the policy's most likely action until every episode ends."""
     state = reducer.init_state(instances)
-    while not bool(reducer.done(state).all()):
+    while not bool((done := reducer.done(state)).all()):
         batch = reducer.reduce(state, knn=knn)
         node, action = _choose(policy(batch), batch)
-        state = reducer.step(state, node, action)
+        # episodes end at different steps (OP, KP): finished rows get node -1, a no-op
+        state = reducer.step(state, node.masked_fill(done, -1), action)
     return reducer.solutions(state)
 
 
@@ -57,9 +58,13 @@ def beam_search(
     state = reducer.init_state(instances)
     owner = torch.arange(b, device=first.device)  # instance of each beam
     score = torch.zeros(b, device=first.device)  # (beams,) log-probabilities
-    while not bool(reducer.done(state).all()):
+    while not bool((done := reducer.done(state)).all()):
         batch = reducer.reduce(state, knn=knn)
         logp = torch.log_softmax(policy(batch).flatten(1), dim=1)  # (beams, M*A)
+        # a finished beam survives as one candidate with its score unchanged (node -1, a no-op)
+        stay = torch.full_like(logp[0], -torch.inf)
+        stay[0] = 0.0
+        logp = torch.where(done[:, None], stay, logp)
         a = batch.action_mask.shape[-1]
         k = min(width, logp.shape[1])
         top, idx = (score[:, None] + logp).topk(k, dim=1)  # (beams, k)
@@ -74,6 +79,7 @@ def beam_search(
         sel = torch.cat(keep)
         beam = cand_beam[sel]
         node = batch.node_index[beam].gather(1, (cand_idx[sel] // a)[:, None])[:, 0]
+        node = node.masked_fill(done[beam], -1)
         state = reducer.step(reducer.select(state, beam), node, cand_idx[sel] % a)
         owner, score = cand_owner[sel], cand_score[sel]
     finals = reducer.solutions(state)

@@ -10,10 +10,16 @@ from symco.core.registry import Registry
 
 @hookimpl
 def symco_register(registry: Registry) -> None:
+    from symco.plugins.bq.cvrp import BQCVRPReducer
+    from symco.plugins.bq.kp import BQKPReducer
+    from symco.plugins.bq.op import BQOPReducer
     from symco.plugins.bq.policy import BQTransformer
     from symco.plugins.bq.tsp import BQTSPReducer
 
     registry.add_reducer(BQTSPReducer)
+    registry.add_reducer(BQCVRPReducer)
+    registry.add_reducer(BQOPReducer)
+    registry.add_reducer(BQKPReducer)
     registry.add_policy(BQTransformer)
 
 

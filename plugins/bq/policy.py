@@ -75,7 +75,9 @@ class BQTransformer(Policy):
     def forward(self, batch: ReducedBatch) -> Tensor:
         h = self.embed(batch.features) + self.node_type(batch.node_type)  # (B, M, d)
         valid = batch.node_mask
-        # padding (node_index -1) must not be attended to; skip the mask when there is none
+        # padding (node_index -1) must not be attended to; skip the mask when there is none. A row
+        # of padding only (a finished episode) attends everywhere rather than producing NaNs.
+        valid = valid | ~valid.any(dim=1, keepdim=True)
         attn_mask = None if bool(valid.all()) else valid[:, None, None, :]
         for block in self.blocks:
             h = block(h, attn_mask)

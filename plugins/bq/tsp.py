@@ -8,16 +8,22 @@ and the same unvisited set maps to the same reduced state (the bisimulation quot
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from symco.core.reducer import ReducedBatch, SymmetryReducer
+from symco.plugins.bq.common import (
+    SubproblemSizes,
+    d4_augment,
+    gather_rows,
+    normalize_coords,
+    subproblem_size,
+)
 
 ORIGIN, DESTINATION = 1, 2  # node types; remaining nodes are 0
 
@@ -43,23 +49,6 @@ class TSPState:
         return self.tour[:, -1]
 
 
-def _gather_rows(x: Tensor, index: Tensor) -> Tensor:
-    """``x[b, index[b]]`` for ``x`` (B, N, ...) and ``index`` (B, M) -> (B, M, ...)."""
-    flat = index.reshape(index.shape[0], -1, *([1] * (x.dim() - 2)))
-    return torch.gather(x, 1, flat.expand(-1, -1, *x.shape[2:]))
-
-
-def normalize_coords(xy: Tensor) -> Tensor:
-    """Translate and scale each reduced instance into the unit square (aspect kept).
-
-    TSP tours are invariant to translation and uniform scaling, so this is a further symmetry
-    reduction: small tail problems and kNN neighbourhoods look like full-size training instances.
-    """
-    lo = xy.amin(dim=1, keepdim=True)  # (B, 1, 2)
-    span = (xy.amax(dim=1, keepdim=True) - lo).amax(dim=-1, keepdim=True).clamp_min(1e-9)
-    return (xy - lo) / span
-
-
 class BQTSPReducer(SymmetryReducer[TSPState]):
     """Partial tour -> path-TSP instance ``[origin, remaining (by node index), destination]``.
 
@@ -78,7 +67,7 @@ class BQTSPReducer(SymmetryReducer[TSPState]):
         normalize: bool = True,
         min_subproblem: int = 4,
         augment: bool = True,
-        sizes: Literal["uniform", "loguniform"] = "uniform",
+        sizes: SubproblemSizes = "uniform",
     ) -> None:
         """:param normalize: rescale every reduced instance to the unit square.
         :param min_subproblem: smallest reduced instance (nodes incl. origin and destination) drawn
@@ -92,13 +81,6 @@ class BQTSPReducer(SymmetryReducer[TSPState]):
         self.min_subproblem = min_subproblem
         self.augment = augment
         self.sizes = sizes
-
-    def _subproblem_size(self, n: int, generator: torch.Generator) -> int:
-        lo, hi = min(self.min_subproblem, n + 1), n + 1
-        if self.sizes == "loguniform":
-            u = float(torch.rand((), generator=generator))
-            return min(hi, int(math.exp(math.log(lo) + u * (math.log(hi + 1) - math.log(lo)))))
-        return int(torch.randint(lo, hi + 1, (1,), generator=generator))
 
     # -- the MDP ---------------------------------------------------------------------------------
 
@@ -134,7 +116,7 @@ class BQTSPReducer(SymmetryReducer[TSPState]):
         remaining = torch.sort(state.visited.to(torch.uint8), dim=1, stable=True).indices[:, :left]
         if knn is not None and left > knn:
             d = torch.linalg.vector_norm(
-                _gather_rows(state.coords, remaining)
+                gather_rows(state.coords, remaining)
                 - state.coords[torch.arange(b), state.current][:, None],
                 dim=-1,
             )  # (B, left)
@@ -148,15 +130,23 @@ class BQTSPReducer(SymmetryReducer[TSPState]):
     def _batch(self, coords: Tensor, nodes: Tensor, target: Tensor | None = None) -> ReducedBatch:
         """The reduced batch of ``nodes`` (B, M) = ``[origin, remaining..., destination]``."""
         b, m = nodes.shape
-        xy = _gather_rows(coords, nodes)  # (B, M, 2)
+        xy = gather_rows(coords, nodes)  # (B, M, 2)
         if self.normalize:
-            xy = normalize_coords(xy)
+            xy, _ = normalize_coords(xy)
         node_type = torch.zeros(b, m, dtype=torch.long, device=coords.device)
         node_type[:, 0], node_type[:, -1] = ORIGIN, DESTINATION
         mask = (node_type == 0)[..., None]  # (B, M, 1)
         return ReducedBatch(xy, node_type, mask, nodes, target)
 
     # -- imitation samples -----------------------------------------------------------------------
+
+    def trajectory(self, instances: Mapping[str, Tensor], solutions: Tensor) -> tuple[Tensor, Tensor]:
+        """The tour after node 0 (the initial state already stands on node 0), rotated to start there."""
+        tours = solutions.long()
+        n = tours.shape[1]
+        start = (tours == 0).long().argmax(dim=1, keepdim=True)  # (B, 1)
+        rest = torch.gather(tours, 1, (start + torch.arange(1, n, device=tours.device)) % n)
+        return rest, torch.zeros_like(rest)
 
     def expand(
         self, instances: Mapping[str, Tensor], solutions: Tensor, *, generator: torch.Generator
@@ -175,15 +165,8 @@ class BQTSPReducer(SymmetryReducer[TSPState]):
         b, n = tours.shape
         dev = tours.device
         if self.augment:
-            swap, flip = (
-                torch.rand(b, 1, 1, generator=generator) < 0.5,
-                torch.rand(b, 1, 2, generator=generator) < 0.5,
-            )
-            coords = torch.where(swap.to(dev), coords.flip(-1), coords)
-            coords = torch.where(
-                flip.to(dev), -coords, coords
-            )  # reflections (translation is normalised away)
-        m = self._subproblem_size(n, generator)
+            coords = d4_augment(coords, generator)
+        m = subproblem_size(self.min_subproblem, n + 1, self.sizes, generator)
         reverse = torch.rand(b, generator=generator) < 0.5
         tours = torch.where(reverse.to(dev)[:, None], tours.flip(1), tours)
         start = torch.randint(0, n, (b, 1), generator=generator).to(dev)

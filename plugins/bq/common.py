@@ -1,0 +1,78 @@
+"""Tensor helpers the BQ reducers share: gathering, frames, sub-problem sizes, augmentation."""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+SubproblemSizes = Literal["uniform", "loguniform"]
+
+
+def gather_rows(x: Tensor, index: Tensor) -> Tensor:
+    """``x[b, index[b]]`` for ``x`` (B, N, ...) and ``index`` (B, M) -> (B, M, ...).
+
+    Padding entries (``index < 0``) read row 0; callers mask them through ``node_index``.
+    """
+    flat = index.clamp_min(0).reshape(index.shape[0], -1, *([1] * (x.dim() - 2)))
+    return torch.gather(x, 1, flat.expand(-1, -1, *x.shape[2:]))
+
+
+def normalize_coords(xy: Tensor, valid: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """Translate and scale each reduced instance into the unit square (aspect kept).
+
+    Euclidean routing objectives are invariant to translation and scale up to that factor, so
+    this is a further symmetry reduction: small tail problems and kNN neighbourhoods look like
+    full-size training instances.
+
+    :param xy: (B, M, 2) coordinates; ``valid`` (B, M) bool excludes padding from the frame.
+    :return: the rescaled ``xy`` and the scale ``(B,)`` (new lengths = old lengths * scale).
+    """
+    if valid is None:
+        lo, hi = xy.amin(dim=1, keepdim=True), xy.amax(dim=1, keepdim=True)  # (B, 1, 2)
+    else:
+        v = valid[..., None]
+        lo = torch.where(v, xy, math.inf).amin(dim=1, keepdim=True)
+        hi = torch.where(v, xy, -math.inf).amax(dim=1, keepdim=True)
+    span = (hi - lo).amax(dim=-1, keepdim=True).clamp_min(1e-9)  # (B, 1, 1)
+    out = (xy - lo) / span
+    if valid is not None:
+        out = out.masked_fill(~valid[..., None], 0.0)
+    return out, 1.0 / span[:, 0, 0]
+
+
+def subproblem_size(lo: int, hi: int, sizes: SubproblemSizes, generator: torch.Generator) -> int:
+    """A reduced-instance size in ``[lo, hi]``: ``uniform``, or ``loguniform`` (more of the cheap
+    small tails; a batch costs O(M) to O(M^2), so this trains on more samples per second)."""
+    lo = min(lo, hi)
+    if sizes == "loguniform":
+        u = float(torch.rand((), generator=generator))
+        return min(hi, int(math.exp(math.log(lo) + u * (math.log(hi + 1) - math.log(lo)))))
+    return int(torch.randint(lo, hi + 1, (1,), generator=generator))
+
+
+def d4_augment(coords: Tensor, generator: torch.Generator) -> Tensor:
+    """Map each instance of ``coords`` (B, N, 2) by a random symmetry of the square (axis swap and
+    reflections: the dihedral group D4), which leaves every Euclidean distance unchanged."""
+    b = coords.shape[0]
+    swap = (torch.rand(b, 1, 1, generator=generator) < 0.5).to(coords.device)
+    flip = (torch.rand(b, 1, 2, generator=generator) < 0.5).to(coords.device)
+    coords = torch.where(swap, coords.flip(-1), coords)
+    return torch.where(flip, 1.0 - coords, coords)
+
+
+def shuffled(count: int, b: int, generator: torch.Generator, device: torch.device) -> Tensor:
+    """(B, count) independent random permutations of ``0..count-1``."""
+    return torch.argsort(torch.rand(b, count, generator=generator), dim=1).to(device)
+
+
+def pad_left_aligned(keep: Tensor) -> Tensor:
+    """Indices of the ``True`` entries of ``keep`` (B, N), in increasing order, left-aligned and
+    padded with ``-1`` to the largest count in the batch: (B, K)."""
+    count = keep.sum(dim=1)
+    k = int(count.max()) if keep.numel() else 0
+    order = torch.sort((~keep).to(torch.uint8), dim=1, stable=True).indices[:, :k]  # (B, K)
+    pos = torch.arange(k, device=keep.device)[None]
+    return torch.where(pos < count[:, None], order, -1)

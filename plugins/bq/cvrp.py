@@ -1,0 +1,247 @@
+"""The BQ reduction of the CVRP: a partial solution becomes the CVRP tail that is left.
+
+After serving some customers, what matters for the rest is only where the vehicle stands, how
+much capacity it has left, and which customers remain: the reduced instance is
+``[origin, remaining customers (by index), depot]`` with per-node features
+``(x, y, demand / C, remaining capacity / C)``. An action picks the next customer and whether it is
+reached directly or through the depot (a refill): two logits per node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from symco.core.reducer import ReducedBatch, SymmetryReducer
+from symco.plugins.bq.common import (
+    SubproblemSizes,
+    d4_augment,
+    gather_rows,
+    normalize_coords,
+    shuffled,
+    subproblem_size,
+)
+
+ORIGIN, DEPOT = 1, 2  # node types; customers are 0
+DIRECT, VIA_DEPOT = 0, 1  # actions per node
+
+
+@dataclass(frozen=True)
+class CVRPState:
+    """A batch of partial CVRP solutions after ``t`` customers.
+
+    ``coords`` (B, N+1, 2); ``demands`` (B, N+1) float; ``capacity`` (B,) float; ``visited`` (B, N+1)
+    bool (the depot counts as visited); ``tour`` (B, t) customers in order; ``via`` (B, t) bool,
+    whether each was reached through the depot; ``load`` (B,) capacity left in the vehicle.
+    """
+
+    coords: Tensor
+    demands: Tensor
+    capacity: Tensor
+    visited: Tensor
+    tour: Tensor
+    via: Tensor
+    load: Tensor
+
+    @property
+    def current(self) -> Tensor:
+        """(B,) the node the vehicle stands on (the depot before the first customer)."""
+        if self.tour.shape[1] == 0:
+            return torch.zeros_like(self.capacity, dtype=torch.long)
+        return self.tour[:, -1]
+
+
+class BQCVRPReducer(SymmetryReducer[CVRPState]):
+    """Partial CVRP solution -> ``[origin, remaining customers, depot]`` with capacity features.
+
+    The episode starts at the depot with an empty vehicle, so the first action is always "via
+    depot": every solution's routes then read the same way (each route starts with a refill).
+    """
+
+    name: ClassVar[str] = "bq"
+    problem: ClassVar[str] = "cvrp"
+    num_features: ClassVar[int] = 4
+    num_node_types: ClassVar[int] = 3
+    actions_per_node: ClassVar[int] = 2
+
+    def __init__(
+        self,
+        normalize: bool = True,
+        min_subproblem: int = 4,
+        augment: bool = True,
+        sizes: SubproblemSizes = "uniform",
+    ) -> None:
+        """:param normalize: rescale every reduced instance's coordinates to the unit square.
+        :param min_subproblem: smallest reduced instance (nodes incl. origin and depot) drawn by
+            :meth:`expand`.
+        :param augment: random D4 symmetry of the square per instance, random route order and
+            direction (all leave the cost unchanged and the solution optimal).
+        :param sizes: how :meth:`expand` draws the reduced size (``uniform`` or ``loguniform``)."""
+        self.normalize = normalize
+        self.min_subproblem = min_subproblem
+        self.augment = augment
+        self.sizes = sizes
+
+    # -- the MDP ---------------------------------------------------------------------------------
+
+    def init_state(self, instances: Mapping[str, Tensor]) -> CVRPState:
+        coords = instances["coords"].float()
+        b, n1, _ = coords.shape
+        dev = coords.device
+        visited = torch.zeros(b, n1, dtype=torch.bool, device=dev)
+        visited[:, 0] = True
+        empty = torch.zeros(b, 0, dtype=torch.long, device=dev)
+        return CVRPState(
+            coords,
+            instances["demands"].float(),
+            instances["capacity"].float(),
+            visited,
+            empty,
+            empty.bool(),
+            torch.zeros(b, device=dev),  # empty vehicle: the first customer is reached via the depot
+        )
+
+    def step(self, state: CVRPState, node: Tensor, action: Tensor) -> CVRPState:
+        rows = torch.arange(len(node), device=node.device)
+        visited = state.visited.clone()
+        visited[rows, node] = True
+        via = action == VIA_DEPOT
+        load = torch.where(via, state.capacity, state.load) - state.demands[rows, node]
+        return CVRPState(
+            state.coords,
+            state.demands,
+            state.capacity,
+            visited,
+            torch.cat([state.tour, node[:, None]], 1),
+            torch.cat([state.via, via[:, None]], 1),
+            load,
+        )
+
+    def done(self, state: CVRPState) -> Tensor:
+        return state.visited.all(dim=1)
+
+    def solutions(self, state: CVRPState) -> list[np.ndarray]:
+        out = []
+        for tour, via in zip(state.tour.cpu().numpy(), state.via.cpu().numpy()):
+            seq: list[int] = []
+            for node, refill in zip(tour.tolist(), via.tolist()):
+                seq += [0, node] if refill else [node]
+            out.append(np.asarray(seq, dtype=np.int64))
+        return out
+
+    def select(self, state: CVRPState, index: Tensor) -> CVRPState:
+        return CVRPState(*(getattr(state, f)[index] for f in CVRPState.__dataclass_fields__))
+
+    # -- reduction -------------------------------------------------------------------------------
+
+    def reduce(self, state: CVRPState, *, knn: int | None = None) -> ReducedBatch:
+        b, n1 = state.visited.shape
+        left = n1 - 1 - state.tour.shape[1]  # the same for the whole batch
+        remaining = torch.sort(state.visited.to(torch.uint8), dim=1, stable=True).indices[:, :left]
+        current = state.current
+        if knn is not None and left > knn:
+            d = torch.linalg.vector_norm(
+                gather_rows(state.coords, remaining)
+                - state.coords[torch.arange(b), current][:, None],
+                dim=-1,
+            )  # (B, left)
+            keep = torch.topk(d, knn, dim=1, largest=False).indices.sort(dim=1).values
+            remaining = torch.gather(remaining, 1, keep)
+        depot = torch.zeros_like(current)
+        nodes = torch.cat([current[:, None], remaining, depot[:, None]], dim=1)  # (B, M)
+        return self._batch(state.coords, state.demands, state.capacity, state.load, nodes)
+
+    def _batch(
+        self,
+        coords: Tensor,
+        demands: Tensor,
+        capacity: Tensor,
+        load: Tensor,
+        nodes: Tensor,
+        target: Tensor | None = None,
+    ) -> ReducedBatch:
+        """The reduced batch of ``nodes`` (B, M) = ``[origin, remaining..., depot]``."""
+        b, m = nodes.shape
+        xy = gather_rows(coords, nodes)  # (B, M, 2)
+        if self.normalize:
+            xy, _ = normalize_coords(xy)
+        demand = gather_rows(demands, nodes) / capacity[:, None]  # (B, M)
+        demand[:, 0] = 0.0  # the origin is served already
+        left = (load / capacity)[:, None].expand(b, m)
+        features = torch.cat([xy, demand[..., None], left[..., None]], dim=-1)  # (B, M, 4)
+        node_type = torch.zeros(b, m, dtype=torch.long, device=nodes.device)
+        node_type[:, 0], node_type[:, -1] = ORIGIN, DEPOT
+        customer = node_type == 0
+        direct = customer & (demand <= left + 1e-6)
+        mask = torch.stack([direct, customer], dim=-1)  # (B, M, 2)
+        return ReducedBatch(features, node_type, mask, nodes, target)
+
+    # -- imitation samples -----------------------------------------------------------------------
+
+    def trajectory(self, instances: Mapping[str, Tensor], solutions: Tensor) -> tuple[Tensor, Tensor]:
+        """Customers in giant-tour order; action "via depot" where a ``0`` precedes the customer."""
+        s = solutions.long()
+        b = s.shape[0]
+        prev = torch.cat([torch.zeros_like(s[:, :1]), s[:, :-1]], dim=1)
+        customer = s > 0
+        n = int(customer.sum(dim=1).max()) if s.numel() else 0
+        order = s[customer].view(b, n)
+        via = (prev == 0)[customer].view(b, n)
+        return order, via.long()
+
+    def _augment_routes(self, order: Tensor, via: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        """Random route order and direction per instance (vectorised over the batch)."""
+        b, n = order.shape
+        dev = order.device
+        route = via.long().cumsum(dim=1) - 1  # (B, N) route id of each position
+        rank = shuffled(n, b, generator, dev)  # a random rank per route id
+        reverse = (torch.rand(b, n, generator=generator) < 0.5).to(dev)
+        pos = torch.arange(n, device=dev).expand(b, n)
+        pos = torch.where(torch.gather(reverse, 1, route), n - 1 - pos, pos)
+        key = torch.gather(rank, 1, route) * n + pos
+        perm = key.argsort(dim=1)
+        order, route = torch.gather(order, 1, perm), torch.gather(route, 1, perm)
+        via = torch.ones_like(via)
+        via[:, 1:] = route[:, 1:] != route[:, :-1]
+        return order, via
+
+    def expand(
+        self, instances: Mapping[str, Tensor], solutions: Tensor, *, generator: torch.Generator
+    ) -> ReducedBatch:
+        """One sample per expert solution: the state after its first ``t`` customers.
+
+        ``t`` is drawn once per call (one reduced size ``M = N - t + 2`` per batch, no padding); the
+        vehicle's load is what the expert's current route has left; the target is the expert's
+        next customer and how it was reached. Remaining customers are shuffled.
+        """
+        coords = instances["coords"].float()
+        demands, capacity = instances["demands"].float(), instances["capacity"].float()
+        order, via = self.trajectory(instances, solutions)
+        b, n = order.shape
+        dev = order.device
+        if self.augment:
+            coords = d4_augment(coords, generator)
+            order, via = self._augment_routes(order, via, generator)
+        m = subproblem_size(self.min_subproblem, n + 2, self.sizes, generator)
+        t = min(n + 2 - m, n - 1)  # customers already served
+        rows = torch.arange(b, device=dev)
+        served = gather_rows(demands, order).cumsum(dim=1)  # (B, N) demand served up to each position
+        served = torch.cat([torch.zeros(b, 1, device=dev), served], dim=1)  # (B, N+1)
+        pos = torch.arange(n, device=dev).expand(b, n)
+        route_start = torch.where(via.bool(), pos, 0).cummax(dim=1).values  # (B, N)
+        if t == 0:
+            current, load = torch.zeros(b, dtype=torch.long, device=dev), torch.zeros(b, device=dev)
+        else:
+            current = order[:, t - 1]
+            load = capacity - (served[:, t] - served[rows, route_start[:, t - 1]])
+        left = order[:, t:]  # (B, N-t): the next customer first
+        perm = shuffled(n - t, b, generator, dev)
+        nodes = torch.cat([current[:, None], torch.gather(left, 1, perm), torch.zeros_like(current)[:, None]], 1)
+        target = torch.zeros(b, nodes.shape[1], 2, device=dev)
+        target[rows, 1 + perm.argsort(dim=1)[:, 0], via[:, t].long()] = 1.0
+        return self._batch(coords, demands, capacity, load, nodes, target)

@@ -1,0 +1,149 @@
+"""The BQ reduction of the 0-1 knapsack: a partial packing becomes the knapsack that is left.
+
+Once some items are packed, the rest of the problem is a knapsack over the unpacked items with
+the remaining capacity; items that no longer fit can never be packed and are dropped (a further
+quotient). Features per item: ``(value, weight, remaining capacity)``; one action per item, "pack
+it". The target is multi-label: every remaining item of the expert's optimal set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from symco.core.reducer import ReducedBatch, SymmetryReducer
+from symco.plugins.bq.common import SubproblemSizes, gather_rows, pad_left_aligned
+
+FIT_EPS = 1e-9  # weights are floats: tolerate rounding when testing "fits"
+
+
+@dataclass(frozen=True)
+class KPState:
+    """``weights``, ``values`` (B, N); ``capacity``, ``left`` (B,); ``packed`` (B, N) bool."""
+
+    weights: Tensor
+    values: Tensor
+    capacity: Tensor
+    left: Tensor
+    packed: Tensor
+
+    def candidates(self) -> Tensor:
+        """(B, N) bool: items not packed that still fit."""
+        return ~self.packed & (self.weights <= self.left[:, None] + FIT_EPS)
+
+
+class BQKPReducer(SymmetryReducer[KPState]):
+    """Partial packing -> the knapsack of the items that still fit, with the capacity left.
+
+    ``normalize`` divides weights by the remaining capacity and values by the largest remaining
+    value (the optimal set is invariant to both scalings), keeping ``left / capacity`` as the
+    third feature. Sub-problems for training pack a uniformly drawn number of the expert's items,
+    chosen at random: ``min_subproblem`` and ``sizes`` do not apply (accepted for a common config
+    schema); there are no coordinates, so ``augment`` and ``knn`` do nothing.
+    """
+
+    name: ClassVar[str] = "bq"
+    problem: ClassVar[str] = "kp"
+    num_features: ClassVar[int] = 3
+    num_node_types: ClassVar[int] = 1
+    actions_per_node: ClassVar[int] = 1
+
+    def __init__(
+        self,
+        normalize: bool = True,
+        min_subproblem: int = 4,
+        augment: bool = True,
+        sizes: SubproblemSizes = "uniform",
+    ) -> None:
+        self.normalize = normalize
+        self.min_subproblem = min_subproblem
+        self.augment = augment
+        self.sizes = sizes
+
+    # -- the MDP ---------------------------------------------------------------------------------
+
+    def init_state(self, instances: Mapping[str, Tensor]) -> KPState:
+        w = instances["weights"].float()
+        cap = instances["capacity"].float()
+        return KPState(
+            w, instances["values"].float(), cap, cap.clone(), torch.zeros_like(w, dtype=torch.bool)
+        )
+
+    def step(self, state: KPState, node: Tensor, action: Tensor) -> KPState:
+        """Pack ``node``; rows whose episode has ended pass ``node = -1`` and are left alone."""
+        active = node >= 0
+        rows = torch.arange(len(node), device=node.device)[active]
+        packed = state.packed.clone()
+        packed[rows, node[active]] = True
+        left = state.left.clone()
+        left[rows] -= state.weights[rows, node[active]]
+        return KPState(state.weights, state.values, state.capacity, left, packed)
+
+    def done(self, state: KPState) -> Tensor:
+        return ~state.candidates().any(dim=1)
+
+    def solutions(self, state: KPState) -> list[np.ndarray]:
+        return [np.flatnonzero(row) for row in state.packed.cpu().numpy()]
+
+    def select(self, state: KPState, index: Tensor) -> KPState:
+        return KPState(*(getattr(state, f)[index] for f in KPState.__dataclass_fields__))
+
+    # -- reduction -------------------------------------------------------------------------------
+
+    def reduce(self, state: KPState, *, knn: int | None = None) -> ReducedBatch:
+        return self._batch(state, pad_left_aligned(state.candidates()))
+
+    def _batch(self, state: KPState, nodes: Tensor, target: Tensor | None = None) -> ReducedBatch:
+        """The reduced batch of the items ``nodes`` (B, M), ``-1`` padded."""
+        b, m = nodes.shape
+        if m == 0:  # every episode has ended: one padding column keeps shapes valid
+            nodes = torch.full((b, 1), -1, dtype=torch.long, device=nodes.device)
+            m = 1
+        valid = nodes >= 0
+        w, v = gather_rows(state.weights, nodes), gather_rows(state.values, nodes)  # (B, M)
+        left = state.left[:, None].expand(b, m)
+        if self.normalize:
+            w = w / left.clamp_min(1e-12)
+            v = v / torch.where(valid, v, 0.0).amax(dim=1, keepdim=True).clamp_min(1e-12)
+            left = left / state.capacity[:, None]
+        features = torch.stack([v, w, left], dim=-1).masked_fill(~valid[..., None], 0.0)
+        node_type = torch.zeros(b, m, dtype=torch.long, device=nodes.device)
+        return ReducedBatch(features, node_type, valid[..., None], nodes, target)
+
+    # -- imitation samples -----------------------------------------------------------------------
+
+    def trajectory(self, instances: Mapping[str, Tensor], solutions: Tensor) -> tuple[Tensor, Tensor]:
+        """The expert's items in increasing index order (any order builds the same set)."""
+        big = torch.iinfo(torch.long).max  # sorts the -1 padding last
+        s = solutions.long()
+        items = torch.sort(torch.where(s < 0, big, s), dim=1).values
+        items = torch.where(items == big, -1, items)
+        return items, torch.where(items >= 0, 0, -1)
+
+    def expand(
+        self, instances: Mapping[str, Tensor], solutions: Tensor, *, generator: torch.Generator
+    ) -> ReducedBatch:
+        """Per expert set ``S``: pack a random ``t`` of its items (``t`` uniform in ``0..|S|-1``);
+        the target is every other item of ``S`` (each is optimal next)."""
+        state = self.init_state(instances)
+        sol = solutions.long()
+        b, n = state.weights.shape
+        dev = sol.device
+        in_opt = torch.zeros(b, n + 1, dtype=torch.bool, device=dev)
+        in_opt.scatter_(1, torch.where(sol < 0, n, sol), True)  # column n collects the padding
+        in_opt = in_opt[:, :n]
+        size = in_opt.sum(dim=1)  # (B,)
+        t = (torch.rand(b, generator=generator).to(dev) * size).long()  # (B,) in 0..|S|-1
+        key = torch.rand(b, n, generator=generator).to(dev).masked_fill(~in_opt, 2.0)
+        rank = key.argsort(dim=1).argsort(dim=1)  # rank of each item among S (S first)
+        packed = in_opt & (rank < t[:, None])
+        left = state.capacity - (state.weights * packed).sum(dim=1)
+        state = KPState(state.weights, state.values, state.capacity, left, packed)
+        nodes = pad_left_aligned(state.candidates())
+        target = (gather_rows(in_opt.float(), nodes) * (nodes >= 0))[..., None]  # (B, M, 1)
+        return self._batch(state, nodes, target)

@@ -1,0 +1,254 @@
+"""CVRP instances, routes and CVRPLIB files.
+
+Instances: ``coords`` ``(B, N+1, 2)`` float with the depot first, ``demands`` ``(B, N+1)`` int with
+the depot's demand 0, ``capacity`` ``(B,)`` int, optional ``euc_2d`` ``(B,)`` bool (CVRPLIB
+``EUC_2D``: each edge rounded to the nearest integer, as in the published costs). The instance
+size is the number of customers ``N``.
+
+A solution is a *giant tour*: the routes one after the other, each preceded by the depot ``0``,
+e.g. ``[0, 3, 5, 0, 2, 1]`` for the routes ``3-5`` and ``2-1`` (every route starts and ends at the
+depot; the closing edges are implied).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from symco.core.errors import DataFileError, InfeasibleSolutionError, InvalidInstanceError
+from symco.core.problem import ArraySpec, Instances, Problem
+from symco.problems.geometry import edge_lengths
+
+CAPACITIES: dict[int, int] = {10: 20, 20: 30, 50: 40, 100: 50, 200: 80, 500: 100, 1000: 250}
+"""Vehicle capacity by number of customers (Kool et al. 2019 for 10-100, BQ-NCO for 200-1000);
+other sizes take the capacity of the largest listed size below them (20 under 10 customers)."""
+
+
+def capacity_for(size: int) -> int:
+    """The generator's vehicle capacity for ``size`` customers (see :data:`CAPACITIES`)."""
+    below = [n for n in CAPACITIES if n <= size]
+    return CAPACITIES[max(below)] if below else CAPACITIES[min(CAPACITIES)]
+
+
+def split_routes(solution: np.ndarray) -> list[np.ndarray]:
+    """The routes of a giant tour, each as its customers in order (empty routes dropped)."""
+    s = np.asarray(solution, dtype=np.int64)
+    s = s[s >= 0]
+    cuts = np.flatnonzero(s == 0)
+    parts = (part[part != 0] for part in np.split(s, cuts))
+    return [r for r in parts if r.size]
+
+
+def join_routes(routes: Sequence[Sequence[int]]) -> np.ndarray:
+    """The giant tour ``[0, route 1..., 0, route 2..., ...]`` of ``routes`` (customer indices)."""
+    out: list[int] = []
+    for r in routes:
+        if len(r):
+            out += [0, *map(int, r)]
+    return np.asarray(out, dtype=np.int64)
+
+
+class CVRP(Problem):
+    """Capacitated vehicle routing from one depot, unlimited identical vehicles."""
+
+    name: ClassVar[str] = "cvrp"
+    sense = "min"
+    min_size: ClassVar[int] = 1
+    fixed_nodes: ClassVar[int] = 1
+    instance_spec: ClassVar[tuple[ArraySpec, ...]] = (
+        ArraySpec("coords", ("B", "N", 2), "float", doc="depot then customers (B,N+1,2)"),
+        ArraySpec("demands", ("B", "N"), "int", doc="demand per node, depot 0 (B,N+1)"),
+        ArraySpec("capacity", ("B",), "int", doc="vehicle capacity (B,)"),
+        ArraySpec("euc_2d", ("B",), "bool", optional=True, doc="CVRPLIB EUC_2D integer rounding"),
+    )
+    solution_key: ClassVar[str] = "tours"
+    objective_key: ClassVar[str] = "costs"
+    file_suffixes: ClassVar[tuple[str, ...]] = (".vrp",)
+    baselines: ClassVar[tuple[str, ...]] = ("savings", "ortools")
+
+    def generate(
+        self, num: int, size: int, *, rng: np.random.Generator, distribution: str | None = None
+    ) -> Instances:
+        """``num`` instances of ``size`` customers: depot and customers uniform in the unit square,
+        demands uniform in 1..9, capacity from :data:`CAPACITIES` (the BQ-NCO distribution)."""
+        if size < self.min_size:
+            raise InvalidInstanceError(f"--size: CVRP needs at least 1 customer, got {size}")
+        if (distribution or "uniform") != "uniform":
+            raise InvalidInstanceError(
+                f"unknown CVRP distribution '{distribution}'; known: uniform"
+            )
+        coords = rng.random((num, size + 1, 2))
+        demands = rng.integers(1, 10, (num, size + 1))
+        demands[:, 0] = 0
+        return {
+            "coords": coords,
+            "demands": demands.astype(np.int64),
+            "capacity": np.full(num, capacity_for(size), dtype=np.int64),
+        }
+
+    def check_values(self, instances: Mapping[str, Any], where: str) -> None:
+        """Positive capacity; depot demand 0; customer demands in ``1..capacity``."""
+        demands = np.asarray(instances["demands"])
+        cap = np.asarray(instances["capacity"])
+        for name, bad in (
+            ("capacity", cap <= 0),
+            ("demands", demands[:, 0] != 0),
+            ("demands", demands[:, 1:] <= 0),
+            ("demands", demands > cap[:, None]),
+        ):
+            if bad.any():
+                idx = tuple(int(i) for i in np.argwhere(bad)[0])
+                if name == "capacity":
+                    msg = f"capacity must be positive, got {cap[idx].item()} at index {idx}"
+                elif bad.ndim == 1:
+                    msg = f"the depot (node 0) must have demand 0, got {demands[idx[0], 0].item()} in instance {idx[0]}"
+                else:
+                    b, i = idx[0], idx[1] + (demands.shape[1] - bad.shape[1])
+                    d, c = demands[b, i].item(), cap[b].item()
+                    msg = (
+                        f"demand of node {i} in instance {b} is {d}, larger than the capacity {c}"
+                        if d > c
+                        else f"demand of customer {i} in instance {b} must be positive, got {d}"
+                    )
+                raise InvalidInstanceError(f"{where}: '{name}': {msg}")
+
+    # -- solutions -------------------------------------------------------------------------------
+
+    def objective(
+        self, instances: Mapping[str, np.ndarray], solutions: Sequence[np.ndarray] | np.ndarray
+    ) -> np.ndarray:
+        """Total length of the routes, ``(B,)``."""
+        coords = np.asarray(instances["coords"], dtype=np.float64)  # (B, N+1, 2)
+        # padding (-1) and repeated depots become depot->depot edges of length 0
+        tours = np.maximum(self.pack_solutions(list(solutions)), 0)  # (B, L)
+        if tours.shape[1] == 0:
+            return np.zeros(len(coords))
+        return edge_lengths(coords, tours, instances.get("euc_2d", False)).sum(axis=1)
+
+    def check_solution(
+        self, instances: Mapping[str, np.ndarray], solutions: Sequence[np.ndarray] | np.ndarray
+    ) -> None:
+        """Giant tour starting at the depot, every customer exactly once, each route within capacity."""
+        demands = np.asarray(instances["demands"])
+        cap = np.asarray(instances["capacity"])
+        n = demands.shape[1] - 1
+        for i, sol in enumerate(solutions):
+            s = np.asarray(sol, dtype=np.int64)
+            if s.size and s[0] != 0:
+                raise InfeasibleSolutionError(f"solution {i} must start at the depot 0, got {s[0]}")
+            visits = np.sort(s[s != 0])
+            if not np.array_equal(visits, np.arange(1, n + 1)):
+                missing = sorted(set(range(1, n + 1)) - set(visits.tolist()))[:5]
+                raise InfeasibleSolutionError(
+                    f"solution {i} does not visit each customer 1..{n} exactly once"
+                    f" (missing {missing}, {len(visits)} visits)"
+                )
+            for r, route in enumerate(split_routes(s)):
+                load = int(demands[i, route].sum())
+                if load > cap[i]:
+                    raise InfeasibleSolutionError(
+                        f"solution {i}: route {r + 1} carries {load} > capacity {int(cap[i])}"
+                    )
+
+    def solution_to_json(self, solution: np.ndarray) -> Any:
+        """The routes, each a list of customer indices ``1..N``."""
+        return [[int(v) for v in r] for r in split_routes(solution)]
+
+    # -- CVRPLIB ---------------------------------------------------------------------------------
+
+    def read(self, path: Path) -> tuple[Instances, np.ndarray | None]:
+        """Read a CVRPLIB ``.vrp`` file (one depot, ``EUC_2D`` or exact coordinates); a
+        ``NAME.sol`` beside it (``Route #k: ...``, ``Cost C``) gives the reference cost."""
+        import vrplib
+
+        path = Path(path)
+        if not path.is_file():
+            raise DataFileError(f"{path}: no such file")
+        try:
+            data = vrplib.read_instance(path, compute_edge_weights=False)
+        except Exception as exc:
+            raise DataFileError(
+                f"{path}: not a readable CVRPLIB file ({type(exc).__name__}: {exc})"
+            ) from None
+        for key in ("node_coord", "demand", "capacity"):
+            if key not in data:
+                raise DataFileError(f"{path}: no {key.upper()} section (needed for a CVRP)")
+        depots = np.atleast_1d(np.asarray(data.get("depot", [0])))
+        if len(depots) != 1 or int(depots[0]) != 0:
+            raise DataFileError(
+                f"{path}: DEPOT_SECTION must name node 1 as the only depot, got {list(depots + 1)}"
+            )
+        kind = str(data.get("edge_weight_type", "EUC_2D")).upper()
+        if kind not in ("EUC_2D", "EXACT_2D"):
+            raise DataFileError(
+                f"{path}: EDGE_WEIGHT_TYPE {kind} is not supported (EUC_2D, EXACT_2D)"
+            )
+        coords = np.asarray(data["node_coord"], dtype=np.float64)
+        demand = np.asarray(data["demand"])
+        if not np.array_equal(demand, np.round(demand)):
+            raise DataFileError(f"{path}: DEMAND_SECTION must hold integers")
+        instances = {
+            "coords": coords[None],
+            "demands": demand.astype(np.int64)[None],
+            "capacity": np.array([int(data["capacity"])], dtype=np.int64),
+            "euc_2d": np.array([kind == "EUC_2D"]),
+        }
+        self.validate(instances, str(path))
+        return instances, self._read_reference(path.with_suffix(".sol"), instances)
+
+    def _read_reference(self, sol: Path, instances: Instances) -> np.ndarray | None:
+        import vrplib
+
+        if not sol.is_file():
+            return None
+        try:
+            parsed = vrplib.read_solution(sol)
+        except Exception as exc:
+            raise DataFileError(
+                f"{sol}: not a readable solution file ({type(exc).__name__}: {exc})"
+            ) from None
+        routes = parsed.get("routes") or []
+        if routes:
+            tour = join_routes(routes)  # CVRPLIB numbers customers 1..N, the depot 0
+            try:
+                self.check_solution(instances, [tour])
+            except InfeasibleSolutionError as exc:
+                raise DataFileError(f"{sol}: {exc}") from None
+            if "cost" not in parsed:
+                return self.objective(instances, [tour])
+        if "cost" in parsed:
+            return np.array([float(parsed["cost"])])
+        return None
+
+    def write(
+        self, path: Path, instances: Mapping[str, np.ndarray], solution: np.ndarray | None = None
+    ) -> None:
+        """Write a CVRPLIB file (and ``NAME.sol`` with the routes when ``solution`` is given)."""
+        import vrplib
+
+        from symco.core.dataset import atomic_path
+
+        path = Path(path)
+        coords = np.asarray(instances["coords"])[0]
+        euc = bool(np.asarray(instances.get("euc_2d", [False]))[0])
+        data: dict[str, Any] = {
+            "NAME": path.stem,
+            "TYPE": "CVRP",
+            "DIMENSION": len(coords),
+            "EDGE_WEIGHT_TYPE": "EUC_2D" if euc else "EXACT_2D",
+            "CAPACITY": int(np.asarray(instances["capacity"])[0]),
+            "NODE_COORD_SECTION": coords,
+            "DEMAND_SECTION": np.asarray(instances["demands"])[0],
+            "DEPOT_SECTION": np.array([1]),
+        }
+        with atomic_path(path) as tmp:
+            vrplib.write_instance(tmp, data)
+        if solution is not None:
+            cost = float(self.objective(instances, [np.asarray(solution)])[0])
+            with atomic_path(path.with_suffix(".sol")) as tmp:
+                vrplib.write_solution(
+                    tmp, [r.tolist() for r in split_routes(solution)], {"Cost": cost}
+                )
