@@ -179,13 +179,20 @@ def build_dataset(
                 finish()
         while window:
             finish()
-    _merge(parts, spec, out)
+    _merge(parts, spec, out, problem.solution_key)
     return {"instances": spec.num, "chunks_reused": len(done), "solver_seconds": seconds}
 
 
-def _merge(parts: Path, spec: DataSpec, out: Path) -> None:
+def _merge(parts: Path, spec: DataSpec, out: Path, solution_key: str) -> None:
     chunks = [read_npz(parts / f"chunk_{c:06d}.npz") for c in range(spec.num_chunks)]
-    merged = {k: np.concatenate([ch[k] for ch in chunks]) for k in chunks[0]}
+    merged: dict[str, np.ndarray] = {}
+    for k in chunks[0]:
+        arrays = [ch[k] for ch in chunks]
+        width = max(a.shape[1] for a in arrays) if k == solution_key else None
+        if width is not None and any(a.shape[1] != width for a in arrays):
+            # solutions of variable length (CVRP, OP, KP) are -1 padded per chunk: pad to the widest
+            arrays = [np.pad(a, ((0, 0), (0, width - a.shape[1])), constant_values=-1) for a in arrays]
+        merged[k] = np.concatenate(arrays)
     save_npz(out, merged)
     shutil.rmtree(parts)
 

@@ -19,7 +19,7 @@ from torch import Tensor
 from symco.core.reducer import ReducedBatch, SymmetryReducer
 from symco.plugins.bq.common import SubproblemSizes, gather_rows, pad_left_aligned
 
-FIT_EPS = 1e-9  # weights are floats: tolerate rounding when testing "fits"
+FIT_EPS = 1e-6  # relative to the capacity: float32 sums must not drop an item that fits exactly
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,8 @@ class KPState:
 
     def candidates(self) -> Tensor:
         """(B, N) bool: items not packed that still fit."""
-        return ~self.packed & (self.weights <= self.left[:, None] + FIT_EPS)
+        slack = FIT_EPS * self.capacity[:, None]
+        return ~self.packed & (self.weights <= self.left[:, None] + slack)
 
 
 class BQKPReducer(SymmetryReducer[KPState]):

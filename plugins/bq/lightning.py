@@ -32,7 +32,10 @@ def imitation_loss(policy: Policy, batch: ReducedBatch) -> tuple[Tensor, Tensor]
     assert batch.target is not None
     logits = policy(batch).flatten(1)  # (B, M*A), -inf where infeasible
     target = batch.target.flatten(1)  # (B, M*A)
-    target = target / target.sum(dim=1, keepdim=True)
+    total = target.sum(dim=1, keepdim=True)
+    if not bool((total > 0).all()):
+        raise ValueError("a training sample has no expert action (its target is all zero)")
+    target = target / total
     logp = torch.log_softmax(logits, dim=1).masked_fill(target == 0, 0.0)
     loss = -(target * logp).sum(dim=1).mean()
     acc = (target.gather(1, logits.argmax(dim=1, keepdim=True)) > 0).float().mean()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from symco import hookimpl
 from symco.core.registry import Registry
 from symco.problems.cvrp.problem import CVRP
-from symco.problems.cvrp.solvers import ExactCVRP, HGSCVRP, OrToolsCVRP, SavingsCVRP
+from symco.problems.cvrp.solvers import HGSCVRP, ExactCVRP, OrToolsCVRP, SavingsCVRP
 
 
 @hookimpl

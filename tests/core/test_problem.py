@@ -80,7 +80,8 @@ def test_objective_invariant_under_relabelling(entry: Entry, registry) -> None:
     @settings(
         max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
     )
-    @given(st.permutations(range(problem.fixed_nodes, _sizes(problem))))
+    # nodes: the instance size plus the fixed (depot) nodes, which do not count in the size
+    @given(st.permutations(range(problem.fixed_nodes, _sizes(problem) + problem.fixed_nodes)))
     def check(tail: list[int]) -> None:
         perm = np.array([*range(problem.fixed_nodes), *tail])
         inst2, sols2 = problem.relabel(inst, sols, perm)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from symco.core.registry import Entry
 
@@ -41,20 +43,58 @@ def test_expanded_targets_are_feasible(entry: Entry, registry, n: int) -> None:
 
 
 @pytest.mark.parametrize("entry", REDUCERS)
-def test_untrained_policy_decodes_feasible_solutions(entry: Entry, registry) -> None:
-    from symco.plugins.bq.decode import greedy
+@pytest.mark.parametrize("n", [6, 11])
+def test_expert_round_trip(entry: Entry, registry, n: int) -> None:
+    """Rolling the expert's trajectory through the reducer rebuilds its solution and objective,
+    and every expert action is feasible in the reduced state it is taken from."""
+    problem, red, inst, sols, tensors = _setup(entry, registry, n)
+    node, action = red.trajectory(tensors, torch.as_tensor(problem.pack_solutions(sols)))
+    state = red.init_state(tensors)
+    for t in range(node.shape[1]):
+        done = red.done(state)
+        if bool(done.all()):
+            break
+        batch = red.reduce(state)
+        nd, ac = node[:, t], action[:, t]
+        assert torch.equal(nd >= 0, ~done)
+        pos = (batch.node_index == nd[:, None]).long().argmax(dim=1)
+        rows = (~done).nonzero()[:, 0]
+        assert batch.action_mask[rows, pos[rows], ac[rows]].all()
+        state = red.step(state, nd.masked_fill(done, -1), ac.clamp_min(0))
+    assert bool(red.done(state).all())
+    got = red.solutions(state)
+    problem.check_solution(inst, got)
+    np.testing.assert_allclose(problem.objective(inst, got), problem.objective(inst, sols))
 
-    problem, red, inst, _, tensors = _setup(entry, registry, 8)
-    policy_cls = registry.get("policy", "transformer")
-    policy = policy_cls(
-        red.num_features,
-        red.num_node_types,
-        red.actions_per_node,
-        num_layers=1,
-        dim=16,
-        heads=2,
-        ff_dim=16,
-    )
-    sols = greedy(policy.eval(), red, tensors)
+
+def _tiny_policy(registry, red):
+    return registry.get("policy", "transformer")(
+        red.num_features, red.num_node_types, red.actions_per_node,
+        num_layers=1, dim=16, heads=2, ff_dim=16,
+    ).eval()
+
+
+@pytest.mark.parametrize("entry", REDUCERS)
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    n=st.integers(2, 14),
+    seed=st.integers(0, 2**16),
+    knn=st.sampled_from([None, 1, 3]),
+    width=st.sampled_from([0, 3]),
+)
+def test_decoding_is_always_feasible(entry: Entry, registry, n: int, seed: int, knn, width: int) -> None:
+    """Greedy and beam decoding of a random policy give feasible solutions, any size, any kNN."""
+    from symco.plugins.bq.decode import beam_search, greedy
+
+    problem = registry.problem(entry.problem)
+    n = max(n, problem.min_size)
+    inst = problem.generate(3, n, rng=np.random.default_rng(seed))
+    torch.manual_seed(seed)  # a different random policy per example; the test owns the global RNG
+    red, tensors = entry.obj(), {k: torch.as_tensor(v) for k, v in inst.items()}
+    policy = _tiny_policy(registry, red)
+    if width:
+        sols = beam_search(policy, red, problem, tensors, width, knn=knn)
+    else:
+        sols = greedy(policy, red, tensors, knn=knn)
     problem.check_solution(inst, sols)
     assert np.all(np.isfinite(problem.objective(inst, sols)))
