@@ -225,6 +225,11 @@ class Problem(ABC):
         """A JSON-friendly form of one solution (override for structured solutions)."""
         return [int(x) for x in solution]
 
+    def drawing_path(self, solution: np.ndarray) -> np.ndarray:
+        """The closed node sequence that draws ``solution`` (``symco evaluate --plot``)."""
+        s = np.asarray(solution, dtype=np.int64)
+        return np.concatenate([s, s[:1]])
+
     def gap(self, value: np.ndarray | float, reference: np.ndarray | float) -> np.ndarray:
         """Relative gap to a reference, in percent; positive means worse than the reference."""
         value, reference = np.asarray(value, dtype=float), np.asarray(reference, dtype=float)

@@ -134,8 +134,7 @@ def plot_items(items: Sequence[Item], label: str, outdir: Any, limit: int) -> li
             continue
         counts[n] = counts.get(n, 0) + 1
         xy = np.asarray(it.instance["coords"])[0]
-        sol = np.asarray(it.results[label]["solution"])
-        path = np.concatenate([sol, sol[:1]])
+        path = it.problem.drawing_path(np.asarray(it.results[label]["solution"]))
         fig, ax = plt.subplots(figsize=(5, 5))
         ax.plot(xy[path, 0], xy[path, 1], "-", lw=0.8, color="tab:blue")
         ax.scatter(xy[:, 0], xy[:, 1], s=6, color="black", zorder=3)

@@ -203,3 +203,7 @@ class OP(Problem):
                 raise InfeasibleSolutionError(
                     f"tour {i} has length {float(length)!r}, over its max_length {float(budget[i])!r}"
                 )
+
+    def drawing_path(self, solution: np.ndarray) -> np.ndarray:
+        """The tour from the depot through ``solution`` back to the depot."""
+        return np.concatenate([[0], np.asarray(solution, dtype=np.int64), [0]])

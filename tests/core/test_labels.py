@@ -89,3 +89,20 @@ def test_unlabelled_dataset(registry, tmp_path: Path) -> None:
         registry.problem("tsp"), _spec(solver=None, num=5), out, solver_cls=None, workers=1
     )
     assert set(read_npz(out)) == {"coords"}
+
+
+def test_variable_length_solutions_merge_across_chunks(registry, tmp_path: Path) -> None:
+    """Chunks whose solutions have different widths (KP item sets) merge into one -1 padded array."""
+    from symco.core.dataset import load_dataset
+
+    kp = registry.problem("kp")
+    spec = _spec(problem="kp", size=12, num=12, solver="dp", solver_options={}, chunk_size=2)
+    out = tmp_path / "kp.npz"
+    build_dataset(kp, spec, out, solver_cls=registry.solver_class("kp", "dp"), workers=1)
+    ds = load_dataset(out, kp)
+    assert ds.solutions is not None and ds.objectives is not None
+    widths = {int((row >= 0).sum()) for row in ds.solutions}
+    assert len(widths) > 1  # the chunks really differed
+    sols = kp.unpack_solutions(ds.solutions)
+    kp.check_solution(ds.instances, sols)
+    np.testing.assert_allclose(kp.objective(ds.instances, sols), ds.objectives)

@@ -142,3 +142,32 @@ def test_shipped_model_listed_and_decodes(capsys, tmp_path: Path) -> None:
     assert code == 0
     rows = [json.loads(x) for x in out.read_text().splitlines()]
     assert len(rows) == 3 and all(sorted(r["solution"]) == list(range(30)) for r in rows)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("problem", ["cvrp", "op", "kp"])
+def test_fit_then_evaluate_other_problems(
+    problem: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """Each problem's tiny config trains through `symco fit`; evaluate writes its solution format."""
+    monkeypatch.chdir(tmp_path)
+    solver = "exact" if problem != "kp" else "dp"
+    for name, num, seed in ((f"{problem}10_train", 16, 0), (f"{problem}10_val", 4, 9)):
+        assert main(["data", "--problem", problem, "--size", "8", "--num", str(num), "--seed", str(seed),
+                     "--solver", solver, "--workers", "1", "--quiet", "--out", f"data/{name}.npz"]) == 0  # fmt: skip
+    assert _code(["fit", "--config", str(ROOT / "configs" / problem / "tiny.yaml")]) == 0
+    last = tmp_path / "runs" / "tiny" / "checkpoints" / "last.ckpt"
+    assert last.is_file()
+    out = tmp_path / "ev.jsonl"
+    code = _code(["evaluate", "--ckpt", str(last), "--instances", f"data/{problem}10_val.npz",
+                  "--decode", "beam:2", "--baselines", "--out", str(out), "--threads", "1",
+                  "--workers", "1", "--plot", str(tmp_path / "png")])  # fmt: skip
+    assert code == 0
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert len(rows) == 4
+    sol = rows[0]["solution"]
+    if problem == "cvrp":  # routes of customers 1..N, each customer once
+        assert sorted(c for r in sol for c in r) == list(range(1, 9))
+    else:  # OP: visited nodes 1..N in order; KP: chosen items 0..N-1
+        assert all(isinstance(v, int) for v in sol) and len(set(sol)) == len(sol)
+    assert "gap %" in capsys.readouterr().out

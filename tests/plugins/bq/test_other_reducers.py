@@ -1,0 +1,110 @@
+"""CVRP, OP and KP reductions: quotient property and training samples that match rolled states."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from symco.plugins.bq.cvrp import VIA_DEPOT, BQCVRPReducer
+from symco.plugins.bq.kp import BQKPReducer
+from symco.plugins.bq.op import BQOPReducer
+from symco.problems.cvrp import CVRP
+from symco.problems.cvrp.solvers import ExactCVRP
+from symco.problems.kp import KP
+from symco.problems.kp.solvers import DynamicProgrammingKP
+from symco.problems.op import OP
+from symco.problems.op.solvers import ExactOP
+
+
+def _tensors(inst: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+    return {k: torch.as_tensor(v) for k, v in inst.items()}
+
+
+def _canonical(batch, row: int) -> torch.Tensor:
+    """Features of one reduced row with its real nodes sorted by original index (order-free)."""
+    idx = batch.node_index[row]
+    keep = idx >= 0
+    feats, nodes, types = batch.features[row][keep], idx[keep], batch.node_type[row][keep]
+    order = torch.argsort(nodes * 10 + types)
+    return torch.cat([feats[order], nodes[order, None].float(), types[order, None].float()], 1)
+
+
+def test_cvrp_quotient_same_tail_same_state() -> None:
+    """Two partial solutions ending at the same customer with the same load and the same remaining
+    customers reduce to the identical state."""
+    inst = {
+        "coords": np.random.default_rng(0).random((1, 7, 2)),
+        "demands": np.array([[0, 2, 2, 3, 1, 1, 1]]),
+        "capacity": np.array([10]),
+    }
+    red = BQCVRPReducer()
+    a = b = red.init_state(_tensors(inst))
+    for node, act in ((1, VIA_DEPOT), (2, 0), (3, 0)):  # route 1-2-3: load 10-7 = 3
+        a = red.step(a, torch.tensor([node]), torch.tensor([act]))
+    for node, act in ((2, VIA_DEPOT), (1, 0), (3, 0)):  # route 2-1-3: same set, same end, same load
+        b = red.step(b, torch.tensor([node]), torch.tensor([act]))
+    ra, rb = red.reduce(a), red.reduce(b)
+    for f in ("features", "node_type", "action_mask", "node_index"):
+        assert torch.equal(getattr(ra, f), getattr(rb, f))
+    # customers 4..6 (demand 1) fit directly with 3 units left; via the depot is always allowed
+    assert ra.action_mask[0, 1:-1].all()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_cvrp_samples_match_the_rolled_state(seed: int) -> None:
+    """`expand` (no augmentation) builds exactly the state the expert's trajectory reaches."""
+    cvrp = CVRP()
+    inst = cvrp.generate(3, 8, rng=np.random.default_rng(seed))
+    inst["capacity"][:] = 12  # several routes
+    sols = [ExactCVRP().solve(cvrp.select(inst, i)) for i in range(3)]
+    tens, packed = _tensors(inst), torch.as_tensor(cvrp.pack_solutions(sols))
+    red = BQCVRPReducer(augment=False)
+    sample = red.expand(tens, packed, generator=torch.Generator().manual_seed(seed))
+    t = 8 + 2 - sample.features.shape[1]
+    node, action = red.trajectory(tens, packed)
+    state = red.init_state(tens)
+    for k in range(t):
+        state = red.step(state, node[:, k], action[:, k])
+    rolled = red.reduce(state)
+    for row in range(3):
+        torch.testing.assert_close(_canonical(sample, row), _canonical(rolled, row))
+        hit = sample.target[row].nonzero()
+        assert hit.shape[0] == 1
+        assert sample.node_index[row, hit[0, 0]] == node[row, t] and hit[0, 1] == action[row, t]
+
+
+@pytest.mark.parametrize(
+    "red_cls, problem, solver",
+    [(BQOPReducer, OP(), ExactOP), (BQKPReducer, KP(), DynamicProgrammingKP)],
+)
+@pytest.mark.parametrize("seed", range(4))
+def test_op_kp_samples_are_reachable_states(red_cls, problem, solver, seed: int) -> None:
+    """Every OP/KP sample's targets are the expert's remaining optimal actions: decoding the target
+    then following the expert reaches the expert's objective."""
+    inst = problem.generate(4, 9, rng=np.random.default_rng(seed))
+    sols = [solver().solve(problem.select(inst, i)) for i in range(4)]
+    tens, packed = _tensors(inst), torch.as_tensor(problem.pack_solutions(sols))
+    red = red_cls(augment=False)
+    batch = red.expand(tens, packed, generator=torch.Generator().manual_seed(seed))
+    assert torch.all(batch.target.sum((1, 2)) > 0)
+    assert not (batch.target.bool() & ~batch.action_mask).any()
+    opt = set()
+    for i, s in enumerate(sols):
+        opt |= {(i, int(v)) for v in s}
+    for i in range(4):
+        for pos in batch.target[i, :, 0].nonzero()[:, 0].tolist():
+            v = int(batch.node_index[i, pos])
+            assert (i, v) in opt or (problem.name == "op" and v == 0)  # OP may end at the depot
+
+
+def test_kp_drops_items_that_no_longer_fit() -> None:
+    inst = {
+        "weights": np.array([[0.5, 0.4, 0.3, 0.9]]),
+        "values": np.array([[1.0, 0.5, 0.4, 2.0]]),
+        "capacity": np.array([1.0]),
+    }
+    red = BQKPReducer()
+    state = red.step(red.init_state(_tensors(inst)), torch.tensor([0]), torch.tensor([0]))
+    batch = red.reduce(state)
+    assert sorted(batch.node_index[0][batch.node_index[0] >= 0].tolist()) == [1, 2]  # 0.9 > 0.5 left
