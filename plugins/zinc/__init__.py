@@ -1,0 +1,1 @@
+"""ZINC molecular regression: a GINE backbone with a positional encoding (symco.encodings)."""
