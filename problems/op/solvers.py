@@ -227,7 +227,10 @@ class OrToolsOP(Solver):
             for i in range(n):
                 m.AddHint(skip[i], i != 0 and i not in hint)
         solver = cp_model.CpSolver()
-        solver.parameters.max_time_in_seconds = max(limit, 1e-3)
+        # deterministic time (about seconds on an idle core), so results do not depend on the
+        # machine's load; the wall-clock cap only guards against pathological slowness
+        solver.parameters.max_deterministic_time = max(limit, 1e-3)
+        solver.parameters.max_time_in_seconds = max(10 * limit, 1.0)
         solver.parameters.num_workers = 1  # labelling runs one solver per worker process
         solver.parameters.random_seed = self.seed
         solver.parameters.linearization_level = 2  # circuit cuts: proves OP12 in ~0.1-0.4 s

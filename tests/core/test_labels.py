@@ -106,3 +106,14 @@ def test_variable_length_solutions_merge_across_chunks(registry, tmp_path: Path)
     sols = kp.unpack_solutions(ds.solutions)
     kp.check_solution(ds.instances, sols)
     np.testing.assert_allclose(kp.objective(ds.instances, sols), ds.objectives)
+
+
+def test_atomic_files_get_normal_permissions(tmp_path: Path) -> None:
+    import os
+
+    from symco.core.dataset import save_npz
+
+    save_npz(tmp_path / "a.npz", {"x": np.zeros(3)})
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "a.npz").stat().st_mode & 0o777 == 0o666 & ~umask

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from symco.core.cli import main
+from symco.plugins.bq.models import shipped_models
 
 ROOT = Path(__file__).resolve().parents[3]
 TINY = ROOT / "configs" / "tsp" / "tiny.yaml"
@@ -142,6 +143,17 @@ def test_shipped_model_listed_and_decodes(capsys, tmp_path: Path) -> None:
     assert code == 0
     rows = [json.loads(x) for x in out.read_text().splitlines()]
     assert len(rows) == 3 and all(sorted(r["solution"]) == list(range(30)) for r in rows)
+
+
+@pytest.mark.parametrize("name", sorted(shipped_models()))
+def test_every_shipped_model_decodes_feasibly(name: str, tmp_path: Path) -> None:
+    """Each shipped model loads by name and decodes fresh instances of its problem (evaluate checks
+    feasibility of every solution it writes)."""
+    out = tmp_path / "r.jsonl"
+    code = _code(["evaluate", "--ckpt", name, "--generate", "20:3", "--reference", "none",
+                  "--out", str(out), "--threads", "1"])  # fmt: skip
+    assert code == 0
+    assert len(out.read_text().splitlines()) == 3
 
 
 @pytest.mark.slow
