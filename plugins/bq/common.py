@@ -3,12 +3,38 @@
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Literal, TypeVar
 
 import torch
 from torch import Tensor
 
+from symco.core.reducer import SymmetryReducer
+
 SubproblemSizes = Literal["uniform", "loguniform"]
+StateT = TypeVar("StateT")
+
+
+class BQReducer(SymmetryReducer[StateT]):
+    """The options every BQ reducer takes (one config schema for all problems)."""
+
+    def __init__(
+        self,
+        normalize: bool = True,
+        min_subproblem: int = 4,
+        augment: bool = True,
+        sizes: SubproblemSizes = "uniform",
+    ) -> None:
+        """:param normalize: rescale each reduced instance to a canonical frame (the unit square
+            for coordinates; KP: weights by the remaining capacity).
+        :param min_subproblem: smallest reduced instance drawn by ``expand`` (where it applies).
+        :param augment: random symmetries of each training instance that keep its solution optimal
+            (D4 of the square, tour/route direction and order).
+        :param sizes: how ``expand`` draws the reduced size: ``uniform``, or ``loguniform`` (more
+            of the cheap small tails, so more samples per second)."""
+        self.normalize = normalize
+        self.min_subproblem = min_subproblem
+        self.augment = augment
+        self.sizes = sizes
 
 
 def gather_rows(x: Tensor, index: Tensor) -> Tensor:

@@ -17,9 +17,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from symco.core.reducer import ReducedBatch, SymmetryReducer
+from symco.core.reducer import ReducedBatch
 from symco.plugins.bq.common import (
-    SubproblemSizes,
+    BQReducer,
     d4_augment,
     gather_rows,
     normalize_coords,
@@ -56,7 +56,7 @@ class CVRPState:
         return self.tour[:, -1]
 
 
-class BQCVRPReducer(SymmetryReducer[CVRPState]):
+class BQCVRPReducer(BQReducer[CVRPState]):
     """Partial CVRP solution -> ``[origin, remaining customers, depot]`` with capacity features.
 
     The episode starts at the depot with an empty vehicle, so the first action is always "via
@@ -68,24 +68,6 @@ class BQCVRPReducer(SymmetryReducer[CVRPState]):
     num_features: ClassVar[int] = 4
     num_node_types: ClassVar[int] = 3
     actions_per_node: ClassVar[int] = 2
-
-    def __init__(
-        self,
-        normalize: bool = True,
-        min_subproblem: int = 4,
-        augment: bool = True,
-        sizes: SubproblemSizes = "uniform",
-    ) -> None:
-        """:param normalize: rescale every reduced instance's coordinates to the unit square.
-        :param min_subproblem: smallest reduced instance (nodes incl. origin and depot) drawn by
-            :meth:`expand`.
-        :param augment: random D4 symmetry of the square per instance, random route order and
-            direction (all leave the cost unchanged and the solution optimal).
-        :param sizes: how :meth:`expand` draws the reduced size (``uniform`` or ``loguniform``)."""
-        self.normalize = normalize
-        self.min_subproblem = min_subproblem
-        self.augment = augment
-        self.sizes = sizes
 
     # -- the MDP ---------------------------------------------------------------------------------
 

@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from symco.core.reducer import ReducedBatch, SymmetryReducer
-from symco.plugins.bq.common import SubproblemSizes, gather_rows, pad_left_aligned
+from symco.core.reducer import ReducedBatch
+from symco.plugins.bq.common import BQReducer, gather_rows, pad_left_aligned
 
 FIT_EPS = 1e-6  # relative to the capacity: float32 sums must not drop an item that fits exactly
 
@@ -38,7 +38,7 @@ class KPState:
         return ~self.packed & (self.weights <= self.left[:, None] + slack)
 
 
-class BQKPReducer(SymmetryReducer[KPState]):
+class BQKPReducer(BQReducer[KPState]):
     """Partial packing -> the knapsack of the items that still fit, with the capacity left.
 
     ``normalize`` divides weights by the remaining capacity and values by the largest remaining
@@ -53,18 +53,6 @@ class BQKPReducer(SymmetryReducer[KPState]):
     num_features: ClassVar[int] = 3
     num_node_types: ClassVar[int] = 1
     actions_per_node: ClassVar[int] = 1
-
-    def __init__(
-        self,
-        normalize: bool = True,
-        min_subproblem: int = 4,
-        augment: bool = True,
-        sizes: SubproblemSizes = "uniform",
-    ) -> None:
-        self.normalize = normalize
-        self.min_subproblem = min_subproblem
-        self.augment = augment
-        self.sizes = sizes
 
     # -- the MDP ---------------------------------------------------------------------------------
 

@@ -18,9 +18,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from symco.core.reducer import ReducedBatch, SymmetryReducer
+from symco.core.reducer import ReducedBatch
 from symco.plugins.bq.common import (
-    SubproblemSizes,
+    BQReducer,
     d4_augment,
     gather_rows,
     normalize_coords,
@@ -54,7 +54,7 @@ class OPState:
         return ~self.visited & (d_go + d_back <= self.left[:, None] + SLACK) & ~self.ended[:, None]
 
 
-class BQOPReducer(SymmetryReducer[OPState]):
+class BQOPReducer(BQReducer[OPState]):
     """Partial OP tour -> ``[origin, reachable unvisited nodes (by index), depot]``.
 
     Training samples draw the step ``t`` uniformly per expert tour (``min_subproblem`` and
@@ -68,18 +68,6 @@ class BQOPReducer(SymmetryReducer[OPState]):
     num_features: ClassVar[int] = 4
     num_node_types: ClassVar[int] = 3
     actions_per_node: ClassVar[int] = 1
-
-    def __init__(
-        self,
-        normalize: bool = True,
-        min_subproblem: int = 4,
-        augment: bool = True,
-        sizes: SubproblemSizes = "uniform",
-    ) -> None:
-        self.normalize = normalize
-        self.min_subproblem = min_subproblem
-        self.augment = augment
-        self.sizes = sizes
 
     # -- the MDP ---------------------------------------------------------------------------------
 

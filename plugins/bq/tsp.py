@@ -16,9 +16,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from symco.core.reducer import ReducedBatch, SymmetryReducer
+from symco.core.reducer import ReducedBatch
 from symco.plugins.bq.common import (
-    SubproblemSizes,
+    BQReducer,
     d4_augment,
     gather_rows,
     normalize_coords,
@@ -49,7 +49,7 @@ class TSPState:
         return self.tour[:, -1]
 
 
-class BQTSPReducer(SymmetryReducer[TSPState]):
+class BQTSPReducer(BQReducer[TSPState]):
     """Partial tour -> path-TSP instance ``[origin, remaining (by node index), destination]``.
 
     Features per node: its (normalised) coordinates. Node types: 0 remaining, 1 origin,
@@ -61,26 +61,6 @@ class BQTSPReducer(SymmetryReducer[TSPState]):
     num_features: ClassVar[int] = 2
     num_node_types: ClassVar[int] = 3
     actions_per_node: ClassVar[int] = 1
-
-    def __init__(
-        self,
-        normalize: bool = True,
-        min_subproblem: int = 4,
-        augment: bool = True,
-        sizes: SubproblemSizes = "uniform",
-    ) -> None:
-        """:param normalize: rescale every reduced instance to the unit square.
-        :param min_subproblem: smallest reduced instance (nodes incl. origin and destination) drawn
-            by :meth:`expand`.
-        :param augment: map each training instance by a random symmetry of the square (the
-            dihedral group D4: axis swap and reflections), which leaves tour lengths unchanged.
-        :param sizes: how :meth:`expand` draws the reduced size ``M``: ``uniform`` in
-            ``[min_subproblem, N+1]``, or ``loguniform`` (more of the cheap small tails; a batch costs
-            about O(M) to O(M^2), so this trains on more samples per second)."""
-        self.normalize = normalize
-        self.min_subproblem = min_subproblem
-        self.augment = augment
-        self.sizes = sizes
 
     # -- the MDP ---------------------------------------------------------------------------------
 
