@@ -65,7 +65,7 @@ def quality(args: argparse.Namespace) -> dict[str, Any]:
         greedy_first = [d for d in args.decodes if d == "greedy"]
         methods = run_methods(model, registry, items, greedy_first, knn=knn, batch_size=args.batch_size,
                               baselines=True, baseline_time_limit=1.0, workers=args.workers)  # fmt: skip
-        beams = [d for d in args.decodes if d != "greedy"]
+        beams = [d for d in args.decodes if d != "greedy"] if size in args.beam_sizes else []
         if beams:  # beam search on the first --beam-instances only (it costs W times greedy)
             methods[len(greedy_first):len(greedy_first)] = run_methods(
                 model, registry, items[: args.beam_instances], beams, knn=knn, batch_size=args.batch_size,
@@ -218,14 +218,17 @@ def main() -> None:
         default=128,
         help="beam search on the first K instances per size",
     )
+    q.add_argument("--beam-sizes", type=int, nargs="+", default=[100, 200, 500, 1000],
+                   help="sizes that get beam search (it costs W times greedy)")  # fmt: skip
     s = sub.add_parser("speed")
     s.add_argument("--train-steps", type=int, default=10)
+    ap.add_argument("--out", type=Path, default=None, help="JSON path (default: results/bq_tsp_WHAT.json)")
     args = ap.parse_args()
     torch.set_num_threads(2)
     report = quality(args) if args.what == "quality" else speed(args)
     report["meta"] = {"machine": platform.machine(), "cpus": os.cpu_count(), "torch": torch.__version__,
                       "threads": torch.get_num_threads(), "argv": vars(args)}  # fmt: skip
-    out = HERE / "results" / f"bq_tsp_{args.what}.json"
+    out = args.out or HERE / "results" / f"bq_tsp_{args.what}.json"
     with atomic_path(out) as tmp:
         tmp.write_text(json.dumps(report, indent=1))
     print(f"wrote {out}")

@@ -2,8 +2,14 @@
 
 Once some items are packed, the rest of the problem is a knapsack over the unpacked items with
 the remaining capacity; items that no longer fit can never be packed and are dropped (a further
-quotient). Features per item: ``(value, weight, remaining capacity)``; one action per item, "pack
-it". The target is multi-label: every remaining item of the expert's optimal set.
+quotient). Features per item: ``(value, weight, remaining capacity, tightness)``; one action per
+item, "pack it". The target is multi-label: every remaining item of the expert's optimal set.
+
+Tightness, ``min(1, remaining capacity / total weight of the remaining items)``, is the fraction of
+the remaining weight that can still be packed. It tells the policy how selective to be without
+counting items, which softmax attention (an average) cannot do: with a fixed capacity of 20, it
+is about 0.4 for 100 items and 0.2 for 200, so a model trained on 100 items sees the larger
+instances' situation in the small instances' late, tight sub-problems.
 """
 
 from __future__ import annotations
@@ -50,7 +56,7 @@ class BQKPReducer(BQReducer[KPState]):
 
     name: ClassVar[str] = "bq"
     problem: ClassVar[str] = "kp"
-    num_features: ClassVar[int] = 3
+    num_features: ClassVar[int] = 4
     num_node_types: ClassVar[int] = 1
     actions_per_node: ClassVar[int] = 1
 
@@ -95,12 +101,14 @@ class BQKPReducer(BQReducer[KPState]):
             m = 1
         valid = nodes >= 0
         w, v = gather_rows(state.weights, nodes), gather_rows(state.values, nodes)  # (B, M)
+        w, v = w * valid, v * valid
         left = state.left[:, None].expand(b, m)
+        tight = (left / w.sum(dim=1, keepdim=True).clamp_min(1e-12)).clamp_max(1.0)  # (B, M)
         if self.normalize:
             w = w / left.clamp_min(1e-12)
-            v = v / torch.where(valid, v, 0.0).amax(dim=1, keepdim=True).clamp_min(1e-12)
+            v = v / v.amax(dim=1, keepdim=True).clamp_min(1e-12)
             left = left / state.capacity[:, None]
-        features = torch.stack([v, w, left], dim=-1).masked_fill(~valid[..., None], 0.0)
+        features = torch.stack([v, w, left, tight], dim=-1).masked_fill(~valid[..., None], 0.0)
         node_type = torch.zeros(b, m, dtype=torch.long, device=nodes.device)
         return ReducedBatch(features, node_type, valid[..., None], nodes, target)
 

@@ -203,8 +203,10 @@ class BQDataModule(L.LightningDataModule):
         val_instances: int | None = 256,
         train_instances: int | None = None,
         num_workers: int = 0,
-        seed: int = 0,
+        shuffle_seed: int = 0,
     ) -> None:
+        """:param shuffle_seed: seeds the order of training instances (named apart from the
+        model's ``seed``: Lightning refuses equal hparam names with different values)."""
         super().__init__()
         self.save_hyperparameters()
         self.train: _Rows | None = None
@@ -236,7 +238,7 @@ class BQDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader[dict[str, Tensor]]:
         assert self.train is not None
-        gen = torch.Generator().manual_seed(self.hparams["seed"])
+        gen = torch.Generator().manual_seed(self.hparams["shuffle_seed"])
         return DataLoader(
             self.train,
             batch_size=self.hparams["batch_size"],

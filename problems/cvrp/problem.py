@@ -21,6 +21,7 @@ import numpy as np
 from symco.core.errors import DataFileError, InfeasibleSolutionError, InvalidInstanceError
 from symco.core.problem import ArraySpec, Instances, Problem
 from symco.problems.geometry import edge_lengths
+from symco.problems.routing import read_solution_file, write_files
 
 CAPACITIES: dict[int, int] = {10: 20, 20: 30, 50: 40, 100: 50, 200: 80, 500: 100, 1000: 250}
 """Vehicle capacity by number of customers (Kool et al. 2019 for 10-100, BQ-NCO for 200-1000);
@@ -200,16 +201,9 @@ class CVRP(Problem):
         return instances, self._read_reference(path.with_suffix(".sol"), instances)
 
     def _read_reference(self, sol: Path, instances: Instances) -> np.ndarray | None:
-        import vrplib
-
-        if not sol.is_file():
+        parsed = read_solution_file(sol)
+        if parsed is None:
             return None
-        try:
-            parsed = vrplib.read_solution(sol)
-        except Exception as exc:
-            raise DataFileError(
-                f"{sol}: not a readable solution file ({type(exc).__name__}: {exc})"
-            ) from None
         routes = parsed.get("routes") or []
         if routes:
             tour = join_routes(routes)  # CVRPLIB numbers customers 1..N, the depot 0
@@ -227,10 +221,6 @@ class CVRP(Problem):
         self, path: Path, instances: Mapping[str, np.ndarray], solution: np.ndarray | None = None
     ) -> None:
         """Write a CVRPLIB file (and ``NAME.sol`` with the routes when ``solution`` is given)."""
-        import vrplib
-
-        from symco.core.dataset import atomic_path
-
         path = Path(path)
         coords = np.asarray(instances["coords"])[0]
         euc = bool(np.asarray(instances.get("euc_2d", [False]))[0])
@@ -244,11 +234,8 @@ class CVRP(Problem):
             "DEMAND_SECTION": np.asarray(instances["demands"])[0],
             "DEPOT_SECTION": np.array([1]),
         }
-        with atomic_path(path) as tmp:
-            vrplib.write_instance(tmp, data)
+        routes, cost = None, None
         if solution is not None:
+            routes = [r.tolist() for r in split_routes(solution)]
             cost = float(self.objective(instances, [np.asarray(solution)])[0])
-            with atomic_path(path.with_suffix(".sol")) as tmp:
-                vrplib.write_solution(
-                    tmp, [r.tolist() for r in split_routes(solution)], {"Cost": cost}
-                )
+        write_files(path, data, routes, cost)

@@ -16,6 +16,7 @@ from symco.core.errors import InvalidInstanceError
 from symco.core.solver import Solver
 from symco.problems.cvrp.problem import join_routes
 from symco.problems.geometry import distance_matrix, int_distance_matrix
+from symco.problems.routing import hgs_routes
 
 
 def _single(instance: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, int, bool]:
@@ -159,26 +160,10 @@ class HGSCVRP(Solver):
         return self.time_limit is None
 
     def solve(self, instance: Mapping[str, np.ndarray]) -> np.ndarray:
-        import pyvrp
-        from pyvrp.stop import MaxRuntime, MultipleCriteria, NoImprovement
-
         coords, demands, cap, euc = _single(instance)
-        n = len(coords) - 1
-        dist = int_distance_matrix(coords, euc)
-        data = pyvrp.ProblemData(
-            locations=[pyvrp.Location(float(x), float(y)) for x, y in coords],
-            clients=[pyvrp.Client(location=i, delivery=[int(demands[i])]) for i in range(1, n + 1)],
-            depots=[pyvrp.Depot(location=0)],
-            vehicle_types=[pyvrp.VehicleType(n, capacity=[cap])],
-            distance_matrices=[dist],
-            duration_matrices=[np.zeros_like(dist)],
-        )
-        stop = NoImprovement(self.no_improvement)
-        if self.time_limit is not None:
-            stop = MultipleCriteria([stop, MaxRuntime(self.time_limit)])
-        result = pyvrp.solve(data, stop=stop, seed=self.seed, display=False, collect_stats=False)
-        # client k of the model is node k+1 of the instance (node 0 is the depot)
-        routes = [[a.idx + 1 for a in r if a.is_client()] for r in result.best.routes()]
+        routes = hgs_routes(coords, euc, demands=demands, capacity=cap, vehicles=len(coords) - 1,
+                            no_improvement=self.no_improvement, time_limit=self.time_limit,
+                            seed=self.seed)  # fmt: skip
         return join_routes(routes)
 
 

@@ -52,16 +52,20 @@ class KP(Problem):
     )
     solution_key: ClassVar[str] = "items"
     objective_key: ClassVar[str] = "optimal_value"
-    distributions: ClassVar[tuple[str, ...]] = ("uniform",)
+    distributions: ClassVar[tuple[str, ...]] = ("uniform", "varcap")
     baselines: ClassVar[tuple[str, ...]] = ("greedy", "ortools")
 
     def generate(
         self, num: int, size: int, *, rng: np.random.Generator, distribution: str | None = None
     ) -> Instances:
-        """``num`` instances of ``size`` items (BQ-NCO's distribution, ``uniform``).
+        """``num`` instances of ``size`` items.
 
         Weights and values are independent integers uniform in ``1..998``, divided by 1000 (so
-        in ``(0, 1)``, on a 1/1000 grid); the capacity is :func:`default_capacity` of ``size``.
+        in ``(0, 1)``, on a 1/1000 grid). ``uniform`` (BQ-NCO's): the capacity is
+        :func:`default_capacity` of ``size``. ``varcap``: the capacity is uniform on the 1/5 grid
+        between ``size / 20`` and ``3 size / 10`` (10-60% of the expected total weight), so that a
+        model trained on one size sees knapsacks as tight as those of larger sizes with the
+        fixed capacity (200 items: 20%, 500: 8%).
         """
         if size < self.min_size:
             raise InvalidInstanceError(
@@ -74,11 +78,11 @@ class KP(Problem):
             )
         weights = rng.integers(1, GRID - 1, (num, size)) / GRID
         values = rng.integers(1, GRID - 1, (num, size)) / GRID
-        return {
-            "weights": weights,
-            "values": values,
-            "capacity": np.full(num, default_capacity(size)),
-        }
+        capacity = np.full(num, default_capacity(size))
+        if distribution == "varcap":  # multiples of 1/5 stay on the 1/1000 grid of the weights
+            lo, hi = max(1, size // 4), max(1, (3 * size) // 2)  # in fifths: size/20 .. 3size/10
+            capacity = rng.integers(lo, hi + 1, num) / 5
+        return {"weights": weights, "values": values, "capacity": capacity}
 
     def check_values(self, instances: Mapping[str, Any], where: str) -> None:
         """Weights must be positive, values non-negative, capacities positive."""

@@ -16,6 +16,7 @@ import numpy as np
 from symco.core.errors import DataFileError, InfeasibleSolutionError, InvalidInstanceError
 from symco.core.problem import ArraySpec, Instances, Problem
 from symco.problems.geometry import edge_lengths
+from symco.problems.routing import read_solution_file, write_files
 
 
 def _uniform(num: int, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -164,16 +165,9 @@ class TSP(Problem):
         return self.objective(instances, tour[None])
 
     def _read_reference(self, sol: Path, instances: Instances) -> np.ndarray | None:
-        import vrplib
-
-        if not sol.is_file():
+        parsed = read_solution_file(sol)
+        if parsed is None:
             return None
-        try:
-            parsed = vrplib.read_solution(sol)
-        except Exception as exc:
-            raise DataFileError(
-                f"{sol}: not a readable solution file ({type(exc).__name__}: {exc})"
-            ) from None
         if "cost" in parsed:
             return np.array([float(parsed["cost"])])
         routes = parsed.get("routes") or []
@@ -188,10 +182,6 @@ class TSP(Problem):
         self, path: Path, instances: Mapping[str, np.ndarray], solution: np.ndarray | None = None
     ) -> None:
         """Write a TSPLIB file (and ``NAME.sol`` with the tour when ``solution`` is given)."""
-        import vrplib
-
-        from symco.core.dataset import atomic_path
-
         path = Path(path)
         coords = np.asarray(instances["coords"])[0]
         euc = bool(np.asarray(instances.get("euc_2d", [False]))[0])
@@ -202,9 +192,8 @@ class TSP(Problem):
             "EDGE_WEIGHT_TYPE": "EUC_2D" if euc else "EXACT_2D",
             "NODE_COORD_SECTION": coords,
         }
-        with atomic_path(path) as tmp:
-            vrplib.write_instance(tmp, data)
+        routes, cost = None, None
         if solution is not None:
+            routes = [[int(v) + 1 for v in solution]]
             cost = float(self.objective(instances, np.asarray(solution)[None])[0])
-            with atomic_path(path.with_suffix(".sol")) as tmp:
-                vrplib.write_solution(tmp, [[int(v) + 1 for v in solution]], {"Cost": cost})
+        write_files(path, data, routes, cost)

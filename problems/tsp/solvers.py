@@ -14,6 +14,7 @@ import numpy as np
 from symco.core.errors import InvalidInstanceError
 from symco.core.solver import Solver
 from symco.problems.geometry import distance_matrix, int_distance_matrix, int_scale
+from symco.problems.routing import hgs_routes
 
 
 def _single(instance: Mapping[str, np.ndarray]) -> tuple[np.ndarray, bool]:
@@ -166,26 +167,9 @@ class HGSTSP(Solver):
         return self.time_limit is None
 
     def solve(self, instance: Mapping[str, np.ndarray]) -> np.ndarray:
-        import pyvrp
-        from pyvrp.stop import MaxRuntime, MultipleCriteria, NoImprovement
-
         coords, euc = _single(instance)
-        n = len(coords)
-        dist = int_distance_matrix(coords, euc)
-        data = pyvrp.ProblemData(
-            locations=[pyvrp.Location(float(x), float(y)) for x, y in coords],
-            clients=[pyvrp.Client(location=i) for i in range(1, n)],
-            depots=[pyvrp.Depot(location=0)],
-            vehicle_types=[pyvrp.VehicleType(1)],
-            distance_matrices=[dist],
-            duration_matrices=[np.zeros_like(dist)],
-        )
-        stop = NoImprovement(self.no_improvement)
-        if self.time_limit is not None:
-            stop = MultipleCriteria([stop, MaxRuntime(self.time_limit)])
-        result = pyvrp.solve(data, stop=stop, seed=self.seed, display=False, collect_stats=False)
-        # client k of the model is node k+1 of the instance (node 0 is the depot)
-        visits = [a.idx + 1 for a in result.best.routes()[0] if a.is_client()]
+        (visits,) = hgs_routes(coords, euc, no_improvement=self.no_improvement,
+                               time_limit=self.time_limit, seed=self.seed)  # fmt: skip
         return np.array([0, *visits], dtype=np.int64)
 
 

@@ -108,3 +108,12 @@ def test_kp_drops_items_that_no_longer_fit() -> None:
     state = red.step(red.init_state(_tensors(inst)), torch.tensor([0]), torch.tensor([0]))
     batch = red.reduce(state)
     assert sorted(batch.node_index[0][batch.node_index[0] >= 0].tolist()) == [1, 2]  # 0.9 > 0.5 left
+    # features: value / largest remaining value, weight / remaining capacity, remaining / total
+    # capacity, tightness = remaining capacity / remaining weight (capped at 1)
+    torch.testing.assert_close(
+        batch.features[0],
+        torch.tensor([[0.5 / 0.5, 0.4 / 0.5, 0.5, 0.5 / 0.7], [0.4 / 0.5, 0.3 / 0.5, 0.5, 0.5 / 0.7]]),
+    )
+    loose = {**inst, "weights": np.array([[0.5, 0.1, 0.2, 0.9]])}
+    state = red.step(red.init_state(_tensors(loose)), torch.tensor([0]), torch.tensor([0]))
+    assert red.reduce(state).features[0, :, 3].tolist() == [1.0, 1.0]  # 0.5 left for 0.3: capped
