@@ -82,6 +82,8 @@ class SymmetryReducer(ABC, Generic[StateT]):
     """Number of distinct ``node_type`` values."""
     actions_per_node: ClassVar[int] = 1
     """``A``: actions per node (CVRP: 2, reach the node directly or via the depot)."""
+    supports_knn: ClassVar[bool] = True
+    """Whether :meth:`reduce` honours ``knn`` (no notion of nearness, e.g. knapsack items: False)."""
 
     @abstractmethod
     def init_state(self, instances: Mapping[str, Tensor]) -> StateT:

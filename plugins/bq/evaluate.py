@@ -174,6 +174,7 @@ def run_methods(
     :return: the method labels, in table order.
     """
     methods = []
+    knn = knn if model.reducer.supports_knn else None  # not shown in labels where it does nothing
     for decode in decodes:
         label = f"{model.name} {decode}" + (f" knn{knn}" if knn else "")
         bs = batch_size if decode == "greedy" else max(1, batch_size // 8)

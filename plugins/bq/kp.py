@@ -59,6 +59,7 @@ class BQKPReducer(BQReducer[KPState]):
     num_features: ClassVar[int] = 4
     num_node_types: ClassVar[int] = 1
     actions_per_node: ClassVar[int] = 1
+    supports_knn: ClassVar[bool] = False
 
     # -- the MDP ---------------------------------------------------------------------------------
 

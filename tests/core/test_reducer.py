@@ -98,3 +98,20 @@ def test_decoding_is_always_feasible(entry: Entry, registry, n: int, seed: int, 
         sols = greedy(policy, red, tensors, knn=knn)
     problem.check_solution(inst, sols)
     assert np.all(np.isfinite(problem.objective(inst, sols)))
+
+
+@pytest.mark.parametrize("entry", REDUCERS)
+def test_knn_bounds_the_candidates_where_supported(entry: Entry, registry) -> None:
+    """With ``knn=k`` a reducer that supports it offers at most ``k`` feasible nodes; one that does
+    not (``supports_knn = False``) reduces exactly as without it."""
+    problem = registry.problem(entry.problem)
+    inst = problem.generate(4, max(30, problem.min_size), rng=np.random.default_rng(0))
+    red, tensors = entry.obj(), {k: torch.as_tensor(v) for k, v in inst.items()}
+    state = red.init_state(tensors)
+    full, near = red.reduce(state), red.reduce(state, knn=5)
+    if red.supports_knn:
+        assert int(near.action_mask.any(dim=-1).sum(dim=1).max()) <= 5 + 1  # + a depot/end action
+        assert near.features.shape[1] < full.features.shape[1]
+    else:
+        torch.testing.assert_close(near.features, full.features)
+        assert torch.equal(near.node_index, full.node_index)
