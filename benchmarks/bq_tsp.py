@@ -222,7 +222,8 @@ def main() -> None:
                    help="sizes that get beam search (it costs W times greedy)")  # fmt: skip
     s = sub.add_parser("speed")
     s.add_argument("--train-steps", type=int, default=10)
-    ap.add_argument("--out", type=Path, default=None, help="JSON path (default: results/bq_tsp_WHAT.json)")
+    for p in (q, s):
+        p.add_argument("--out", type=Path, default=None, help="JSON path (default: results/bq_tsp_WHAT.json)")
     args = ap.parse_args()
     torch.set_num_threads(2)
     report = quality(args) if args.what == "quality" else speed(args)

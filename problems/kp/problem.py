@@ -80,7 +80,7 @@ class KP(Problem):
         values = rng.integers(1, GRID - 1, (num, size)) / GRID
         capacity = np.full(num, default_capacity(size))
         if distribution == "varcap":  # multiples of 1/5 stay on the 1/1000 grid of the weights
-            lo, hi = max(1, size // 4), max(1, (3 * size) // 2)  # in fifths: size/20 .. 3size/10
+            lo, hi = max(1, -(-size // 4)), max(1, (3 * size) // 2)  # fifths in size/20 .. 3size/10
             capacity = rng.integers(lo, hi + 1, num) / 5
         return {"weights": weights, "values": values, "capacity": capacity}
 
