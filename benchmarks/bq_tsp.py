@@ -168,6 +168,7 @@ def speed(args: argparse.Namespace) -> dict[str, Any]:
         ("cpu 5x128", cpu, "uniform", True, 2),
     ]
     rows, results = [], []
+    runs = [r for r in runs if ("bf16" if r[3] else "fp32") in args.precisions]
     for label, preset, sizes, bf16, steps in runs:
         _, red, pol = build_components("tsp", "bq", "transformer", {"sizes": sizes}, preset)
         sps = _train_rate(red, pol, coords, tours, steps, bf16)
@@ -222,6 +223,8 @@ def main() -> None:
                    help="sizes that get beam search (it costs W times greedy)")  # fmt: skip
     s = sub.add_parser("speed")
     s.add_argument("--train-steps", type=int, default=10)
+    s.add_argument("--precisions", nargs="+", choices=["fp32", "bf16"], default=["fp32", "bf16"],
+                   help="bf16 autocast is emulated (slow) on CPUs without AVX512-BF16")  # fmt: skip
     for p in (q, s):
         p.add_argument("--out", type=Path, default=None, help="JSON path (default: results/bq_tsp_WHAT.json)")
     args = ap.parse_args()
