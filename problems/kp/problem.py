@@ -65,7 +65,7 @@ class KP(Problem):
         :func:`default_capacity` of ``size``. ``varcap``: the capacity is uniform on the 1/5 grid
         between ``size / 20`` and ``3 size / 10`` (10-60% of the expected total weight), so that a
         model trained on one size sees knapsacks as tight as those of larger sizes with the
-        fixed capacity (200 items: 20%, 500: 8%).
+        fixed capacity (200 items: 20%; 500 items, 8%, lie just below the range).
         """
         if size < self.min_size:
             raise InvalidInstanceError(
