@@ -181,12 +181,15 @@ def main() -> None:
     s.add_argument("--knn", type=int, default=100)
     s.add_argument("--train-steps", type=int, default=10)
     s.add_argument("--decode-instances", type=int, default=16)
+    for p in (q, s):
+        p.add_argument("--out", default=None, help="JSON path (default: results/bq_<problem>_<what>.json)")
+        p.add_argument("--threads", type=int, default=2, help="torch threads")
     args = ap.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     report = quality(args) if args.what == "quality" else speed(args)
     report["meta"] = {"machine": platform.machine(), "cpus": os.cpu_count(), "torch": torch.__version__,
                       "threads": torch.get_num_threads(), "argv": vars(args)}  # fmt: skip
-    out = HERE / "results" / f"bq_{report['problem']}_{args.what}.json"
+    out = Path(args.out) if args.out else HERE / "results" / f"bq_{report['problem']}_{args.what}.json"
     with atomic_path(out) as tmp:
         tmp.write_text(json.dumps(report, indent=1))
     print(f"wrote {out}")

@@ -75,6 +75,29 @@ def read_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
         ) from None
 
 
+def concat_arrays(
+    parts: list[Mapping[str, np.ndarray]], padded: str, where: str = "datasets"
+) -> dict[str, np.ndarray]:
+    """Concatenate the arrays of several datasets along the instance axis.
+
+    Variable-length solutions (CVRP, OP, KP) are ``-1``-padded per file, so key ``padded`` is
+    right-padded with ``-1`` to the widest file first; any other mismatch is one clear line.
+    """
+    merged: dict[str, np.ndarray] = {}
+    for key in parts[0]:
+        arrays = [np.asarray(p[key]) for p in parts if key in p]
+        if len(arrays) != len(parts):
+            raise DataFileError(f"{where}: array '{key}' is missing from some files")
+        if key == padded and all(a.ndim == 2 for a in arrays):
+            width = max(a.shape[1] for a in arrays)
+            arrays = [np.pad(a, ((0, 0), (0, width - a.shape[1])), constant_values=-1) for a in arrays]
+        if len({a.shape[1:] for a in arrays}) > 1:
+            shapes = sorted({str(a.shape[1:]) for a in arrays})
+            raise DataFileError(f"{where}: array '{key}' has different shapes per file: {', '.join(shapes)}")
+        merged[key] = np.concatenate(arrays)
+    return merged
+
+
 @dataclass
 class Dataset:
     """A loaded, validated dataset of one problem."""

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from symco.core.dataset import atomic_path, read_npz, save_npz
+from symco.core.dataset import atomic_path, concat_arrays, read_npz, save_npz
 from symco.core.errors import DataFileError, InvalidInstanceError
 from symco.core.problem import Instances, Problem
 from symco.core.solver import Solver
@@ -185,15 +185,7 @@ def build_dataset(
 
 def _merge(parts: Path, spec: DataSpec, out: Path, solution_key: str) -> None:
     chunks = [read_npz(parts / f"chunk_{c:06d}.npz") for c in range(spec.num_chunks)]
-    merged: dict[str, np.ndarray] = {}
-    for k in chunks[0]:
-        arrays = [ch[k] for ch in chunks]
-        width = max(a.shape[1] for a in arrays) if k == solution_key else None
-        if width is not None and any(a.shape[1] != width for a in arrays):
-            # solutions of variable length (CVRP, OP, KP) are -1 padded per chunk: pad to the widest
-            arrays = [np.pad(a, ((0, 0), (0, width - a.shape[1])), constant_values=-1) for a in arrays]
-        merged[k] = np.concatenate(arrays)
-    save_npz(out, merged)
+    save_npz(out, concat_arrays(chunks, solution_key, where=str(parts)))
     shutil.rmtree(parts)
 
 

@@ -3,8 +3,13 @@
 After serving some customers, what matters for the rest is only where the vehicle stands, how
 much capacity it has left, and which customers remain: the reduced instance is
 ``[origin, remaining customers (by index), depot]`` with per-node features
-``(x, y, demand / C, remaining capacity / C)``. An action picks the next customer and whether it is
-reached directly or through the depot (a refill): two logits per node.
+``(x, y, demand / C, remaining capacity / C)`` and the node's distances to the two ends,
+``(d(origin, j), d(j, depot), d(origin, depot) + d(depot, j) - d(origin, j))`` — the last is the
+price of reaching ``j`` through the depot rather than directly. An action picks the next customer
+and whether it is reached directly or through the depot (a refill): two logits per node.
+
+Why the distances: both logits of a node compare sums of distances to the two ends, which
+attention over coordinates can only approximate; given directly, an MLP reads them off.
 """
 
 from __future__ import annotations
@@ -65,7 +70,7 @@ class BQCVRPReducer(BQReducer[CVRPState]):
 
     name: ClassVar[str] = "bq"
     problem: ClassVar[str] = "cvrp"
-    num_features: ClassVar[int] = 4
+    num_features: ClassVar[int] = 7
     num_node_types: ClassVar[int] = 3
     actions_per_node: ClassVar[int] = 2
 
@@ -150,12 +155,18 @@ class BQCVRPReducer(BQReducer[CVRPState]):
         """The reduced batch of ``nodes`` (B, M) = ``[origin, remaining..., depot]``."""
         b, m = nodes.shape
         xy = gather_rows(coords, nodes)  # (B, M, 2)
+        d_go = torch.linalg.vector_norm(xy - xy[:, :1], dim=-1)  # (B, M) from the origin
+        d_back = torch.linalg.vector_norm(xy - xy[:, -1:], dim=-1)  # (B, M) to the depot
+        refill = d_go[:, -1:] + d_back - d_go  # (B, M) extra length of going via the depot
         if self.normalize:
-            xy, _ = normalize_coords(xy)
+            xy, scale = normalize_coords(xy)
+            d_go, d_back, refill = (d * scale[:, None] for d in (d_go, d_back, refill))
         demand = gather_rows(demands, nodes) / capacity[:, None]  # (B, M)
         demand[:, 0] = 0.0  # the origin is served already
         left = (load / capacity)[:, None].expand(b, m)
-        features = torch.cat([xy, demand[..., None], left[..., None]], dim=-1)  # (B, M, 4)
+        features = torch.stack(
+            [xy[..., 0], xy[..., 1], demand, left, d_go, d_back, refill], dim=-1
+        )  # (B, M, 7)
         node_type = torch.zeros(b, m, dtype=torch.long, device=nodes.device)
         node_type[:, 0], node_type[:, -1] = ORIGIN, DEPOT
         customer = node_type == 0

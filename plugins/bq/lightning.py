@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from symco.core.dataset import load_dataset
+from symco.core.dataset import concat_arrays, load_dataset
 from symco.core.errors import DataFileError
 from symco.core.manager import load_registry
 from symco.core.policy import Policy
@@ -107,6 +107,9 @@ class BQModule(L.LightningModule):
         """Start from the weights of a model file or shipped model (``init_from``), if given.
 
         A ``--ckpt_path`` resume restores its own weights after this, so resuming is unaffected.
+        A source trained on fewer node features (a reducer that appends features, e.g. ``bq`` ->
+        ``bq-dist``) loads with zero weights on the new inputs: the start model computes exactly
+        what the source did, and training learns what the new features add.
         """
         name = self.hparams["init_from"]
         if stage != "fit" or not name:
@@ -118,6 +121,12 @@ class BQModule(L.LightningModule):
         state = {
             k[len("policy.") :]: v for k, v in obj["state_dict"].items() if k.startswith("policy.")
         }
+        key = "embed.weight"  # (d, num_features): the only layer that sees raw features
+        own = self.policy.state_dict()
+        if key in state and key in own and state[key].shape[1] < own[key].shape[1]:
+            old = state[key]
+            extra = old.new_zeros(old.shape[0], own[key].shape[1] - old.shape[1])
+            state[key] = torch.cat([old, extra], dim=1)
         try:
             self.policy.load_state_dict(state, strict=True)
         except RuntimeError as exc:
@@ -224,7 +233,7 @@ class BQDataModule(L.LightningDataModule):
                     f" label it with `symco data --solver ...`"
                 )
             parts.append({**ds.instances, "solutions": ds.solutions, "objectives": ds.objectives})
-        arrays = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        arrays = concat_arrays(parts, "solutions", where=f"{field} {paths}")
         if limit is not None:
             arrays = {k: v[:limit] for k, v in arrays.items()}
         return _Rows({k: torch.as_tensor(v) for k, v in arrays.items()})

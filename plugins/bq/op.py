@@ -4,8 +4,14 @@ After a path depot -> ... -> current, the rest is an orienteering path from ``cu
 the depot through unvisited nodes, within the remaining length budget. Nodes that cannot be
 visited on the way back any more (``d(current, j) + d(j, depot) > budget``) never become
 reachable again (the budget only shrinks, the triangle inequality holds), so they are dropped
-from the reduced instance, a further quotient. Features per node: ``(x, y, prize, budget)``;
-one action per node: go there next, or end the tour at the depot.
+from the reduced instance, a further quotient. Features per node: ``(x, y, prize, budget)`` and
+the node's geometry relative to the two ends, ``(d(origin, j), d(j, depot), slack)`` with
+``slack = 1 - (d(origin, j) + d(j, depot)) / budget`` the share of the budget a detour through
+``j`` leaves; one action per node: go there next, or end the tour at the depot.
+
+Why the geometry: feasibility and the price of a detour are sums of distances to the two ends,
+which attention over coordinates can only approximate; given directly (and ``slack`` scale-free)
+they make the tail's decision an MLP's job, as the tightness feature does for KP.
 """
 
 from __future__ import annotations
@@ -65,7 +71,7 @@ class BQOPReducer(BQReducer[OPState]):
 
     name: ClassVar[str] = "bq"
     problem: ClassVar[str] = "op"
-    num_features: ClassVar[int] = 4
+    num_features: ClassVar[int] = 7
     num_node_types: ClassVar[int] = 3
     actions_per_node: ClassVar[int] = 1
 
@@ -140,15 +146,20 @@ class BQOPReducer(BQReducer[OPState]):
         nodes = torch.cat([state.current[:, None], middle, zero], dim=1)  # (B, M)
         valid = nodes >= 0
         xy = gather_rows(state.coords, nodes)  # (B, M, 2)
+        d_go = torch.linalg.vector_norm(xy - xy[:, :1], dim=-1)  # (B, M) from the origin
+        d_back = torch.linalg.vector_norm(xy - xy[:, -1:], dim=-1)  # (B, M) to the depot
         left = state.left.clone()
+        slack = 1.0 - (d_go + d_back) / left[:, None].clamp_min(SLACK)
         if self.normalize:
             xy, scale = normalize_coords(xy, valid)
-            left = left * scale
+            left, d_go, d_back = left * scale, d_go * scale[:, None], d_back * scale[:, None]
         prize = gather_rows(state.prizes, nodes).masked_fill(~valid, 0.0)
         prize[:, 0] = 0.0  # collected already
         budget = left[:, None].expand_as(prize)
-        features = torch.stack([xy[..., 0], xy[..., 1], prize, budget], dim=-1)
-        features = features.masked_fill(~valid[..., None], 0.0)  # (B, M, 4)
+        features = torch.stack(
+            [xy[..., 0], xy[..., 1], prize, budget, d_go, d_back, slack.clamp(-1.0, 1.0)], dim=-1
+        )
+        features = features.masked_fill(~valid[..., None], 0.0)  # (B, M, 7)
         node_type = torch.zeros_like(nodes)
         node_type[:, 0], node_type[:, -1] = ORIGIN, DEPOT
         mask = (valid & (node_type != ORIGIN))[..., None]  # (B, M, 1): nodes or end at the depot

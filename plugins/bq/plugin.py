@@ -14,9 +14,10 @@ def symco_register(registry: Registry) -> None:
     from symco.plugins.bq.kp import BQKPReducer
     from symco.plugins.bq.op import BQOPReducer
     from symco.plugins.bq.policy import BQTransformer
-    from symco.plugins.bq.tsp import BQTSPReducer
+    from symco.plugins.bq.tsp import BQTSPDistanceReducer, BQTSPReducer
 
     registry.add_reducer(BQTSPReducer)
+    registry.add_reducer(BQTSPDistanceReducer)
     registry.add_reducer(BQCVRPReducer)
     registry.add_reducer(BQOPReducer)
     registry.add_reducer(BQKPReducer)

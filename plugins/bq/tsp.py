@@ -116,7 +116,11 @@ class BQTSPReducer(BQReducer[TSPState]):
         node_type = torch.zeros(b, m, dtype=torch.long, device=coords.device)
         node_type[:, 0], node_type[:, -1] = ORIGIN, DESTINATION
         mask = (node_type == 0)[..., None]  # (B, M, 1)
-        return ReducedBatch(xy, node_type, mask, nodes, target)
+        return ReducedBatch(self._features(xy), node_type, mask, nodes, target)
+
+    def _features(self, xy: Tensor) -> Tensor:
+        """Node features from the (normalised) coordinates ``xy`` (B, M, 2) of ``[origin, ..., destination]``."""
+        return xy
 
     # -- imitation samples -----------------------------------------------------------------------
 
@@ -157,3 +161,21 @@ class BQTSPReducer(BQReducer[TSPState]):
         target = torch.zeros(b, m, 1, device=dev)
         target[:, 1:-1, 0] = (order == 1).float()  # the node that came right after the origin
         return self._batch(coords, nodes, target)
+
+
+class BQTSPDistanceReducer(BQTSPReducer):
+    """:class:`BQTSPReducer` with each node's distances to the two ends as features:
+    ``(x, y, d(origin, j), d(j, destination))`` in the normalised frame.
+
+    The next node of an optimal path is nearly always close to the origin, and how a node sits
+    between the two ends shapes the rest of the path; attention over coordinates has to learn
+    these distances, features hand them over (as for CVRP and OP, where they made the difference).
+    """
+
+    name: ClassVar[str] = "bq-dist"
+    num_features: ClassVar[int] = 4
+
+    def _features(self, xy: Tensor) -> Tensor:
+        d_go = torch.linalg.vector_norm(xy - xy[:, :1], dim=-1)  # (B, M)
+        d_back = torch.linalg.vector_norm(xy - xy[:, -1:], dim=-1)  # (B, M)
+        return torch.cat([xy, d_go[..., None], d_back[..., None]], dim=-1)  # (B, M, 4)

@@ -117,3 +117,41 @@ def test_kp_drops_items_that_no_longer_fit() -> None:
     loose = {**inst, "weights": np.array([[0.5, 0.1, 0.2, 0.9]])}
     state = red.step(red.init_state(_tensors(loose)), torch.tensor([0]), torch.tensor([0]))
     assert red.reduce(state).features[0, :, 3].tolist() == [1.0, 1.0]  # 0.5 left for 0.3: capped
+
+
+def test_op_distance_features_by_hand() -> None:
+    """Depot (0,0), nodes at (3,0), (3,4), (0,4); budget 20, standing on (3,0) after 3 units."""
+    inst = {
+        "coords": np.array([[[0.0, 0.0], [3.0, 0.0], [3.0, 4.0], [0.0, 4.0]]]),
+        "prizes": np.array([[0.0, 0.1, 0.2, 0.3]]),
+        "max_length": np.array([20.0]),
+    }
+    red = BQOPReducer(normalize=False)
+    state = red.step(red.init_state(_tensors(inst)), torch.tensor([1]), torch.tensor([0]))
+    batch = red.reduce(state)  # [origin 1, node 2, node 3, depot 0]; 17 left
+    assert batch.node_index[0].tolist() == [1, 2, 3, 0]
+    d_go, d_back, slack = batch.features[0, :, 4], batch.features[0, :, 5], batch.features[0, :, 6]
+    torch.testing.assert_close(d_go, torch.tensor([0.0, 4.0, 5.0, 3.0]))
+    torch.testing.assert_close(d_back, torch.tensor([3.0, 5.0, 4.0, 0.0]))
+    torch.testing.assert_close(slack, 1 - (d_go + d_back) / 17)
+    # normalising scales lengths (the frame here is 3 wide, 4 high: scale 1/4), not the slack
+    scaled = BQOPReducer(normalize=True).reduce(state).features[0]
+    torch.testing.assert_close(scaled[:, 3:6], batch.features[0, :, 3:6] / 4)
+    torch.testing.assert_close(scaled[:, 6], slack)
+
+
+def test_cvrp_refill_feature_by_hand() -> None:
+    """Refill price of j = d(origin, depot) + d(depot, j) - d(origin, j)."""
+    inst = {
+        "coords": np.array([[[0.0, 0.0], [3.0, 0.0], [3.0, 4.0], [0.0, 4.0]]]),
+        "demands": np.array([[0, 1, 1, 1]]),
+        "capacity": np.array([5]),
+    }
+    red = BQCVRPReducer(normalize=False)
+    state = red.step(red.init_state(_tensors(inst)), torch.tensor([1]), torch.tensor([VIA_DEPOT]))
+    batch = red.reduce(state)  # [origin 1, customers 2, 3, depot 0]
+    assert batch.node_index[0].tolist() == [1, 2, 3, 0]
+    d_go, d_back, refill = batch.features[0, :, 4], batch.features[0, :, 5], batch.features[0, :, 6]
+    torch.testing.assert_close(d_go, torch.tensor([0.0, 4.0, 5.0, 3.0]))
+    torch.testing.assert_close(d_back, torch.tensor([3.0, 5.0, 4.0, 0.0]))
+    torch.testing.assert_close(refill, torch.tensor([6.0, 4.0, 2.0, 0.0]))

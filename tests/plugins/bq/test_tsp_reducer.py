@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from symco.plugins.bq.tsp import BQTSPReducer
+from symco.plugins.bq.tsp import BQTSPDistanceReducer, BQTSPReducer
 from symco.problems.tsp import TSP
 from symco.problems.tsp.solvers import ExactTSP
 
@@ -103,3 +103,42 @@ def test_select_and_batch_shapes(normalize: bool) -> None:
     red, inst = BQTSPReducer(normalize=normalize), _instances(4, 7)
     state = red.select(red.init_state(inst), torch.tensor([2, 2, 0]))
     assert red.reduce(state).features.shape == (3, 8, 2)
+
+
+@pytest.mark.parametrize("normalize", [False, True])
+def test_distance_reducer_adds_distances_to_both_ends(normalize: bool) -> None:
+    """``bq-dist`` = ``bq`` coordinates + each node's distance to the origin and the destination,
+    in the same (normalised) frame; samples for training carry them too."""
+    inst = _instances(2, 12, seed=3)
+    plain, dist = BQTSPReducer(normalize=normalize), BQTSPDistanceReducer(normalize=normalize)
+    state = plain.step(plain.init_state(inst), torch.tensor([4, 7]), torch.tensor([0, 0]))
+    a, b = plain.reduce(state, knn=6), dist.reduce(state, knn=6)
+    assert b.features.shape == (*a.features.shape[:2], 4)
+    torch.testing.assert_close(b.features[..., :2], a.features)
+    xy = a.features
+    torch.testing.assert_close(b.features[..., 2], (xy - xy[:, :1]).norm(dim=-1))
+    torch.testing.assert_close(b.features[..., 3], (xy - xy[:, -1:]).norm(dim=-1))
+    assert torch.equal(b.node_index, a.node_index) and torch.equal(b.action_mask, a.action_mask)
+    tours = torch.stack([torch.randperm(12, generator=torch.Generator().manual_seed(s)) for s in (0, 1)])
+    sample = dist.expand(inst, tours, generator=torch.Generator().manual_seed(0))
+    xy = sample.features[..., :2]
+    torch.testing.assert_close(sample.features[..., 2], (xy - xy[:, :1]).norm(dim=-1))
+
+
+def test_init_from_fewer_features_starts_from_the_same_function(tmp_path) -> None:
+    """A ``bq`` model warm-starts a ``bq-dist`` one: zero weights on the appended inputs, so both
+    give the same logits before training."""
+    from symco.plugins.bq.lightning import BQModule
+
+    small = {"num_layers": 1, "dim": 16, "heads": 2, "ff_dim": 16}
+    src = BQModule(reducer="bq", **small)
+    torch.save({"state_dict": src.state_dict(), "hyper_parameters": dict(src.hparams)}, tmp_path / "src.ckpt")
+    dst = BQModule(reducer="bq-dist", init_from=str(tmp_path / "src.ckpt"), **small)
+    dst.setup("fit")
+    inst = _instances(2, 10, seed=1)
+    state = src.reducer.init_state(inst)
+    src.policy.eval(), dst.policy.eval()
+    with torch.no_grad():
+        a = src.policy(src.reducer.reduce(state))
+        b = dst.policy(dst.reducer.reduce(state))
+    torch.testing.assert_close(a, b)
