@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,7 +76,7 @@ def read_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
 
 
 def concat_arrays(
-    parts: list[Mapping[str, np.ndarray]], padded: str, where: str = "datasets"
+    parts: Sequence[Mapping[str, np.ndarray]], padded: str, where: str = "datasets"
 ) -> dict[str, np.ndarray]:
     """Concatenate the arrays of several datasets along the instance axis.
 
