@@ -69,6 +69,18 @@ def normalize_coords(xy: Tensor, valid: Tensor | None = None) -> tuple[Tensor, T
     return out, 1.0 / span[:, 0, 0]
 
 
+def end_distances(xy: Tensor) -> tuple[Tensor, Tensor]:
+    """Each node's distance to the first and to the last node of its reduced instance.
+
+    :param xy: (B, M, 2) coordinates of ``[origin, ..., destination/depot]``.
+    :return: ``d(origin, j)`` and ``d(j, end)``, each (B, M).
+    """
+    return (
+        torch.linalg.vector_norm(xy - xy[:, :1], dim=-1),
+        torch.linalg.vector_norm(xy - xy[:, -1:], dim=-1),
+    )
+
+
 def subproblem_size(lo: int, hi: int, sizes: SubproblemSizes, generator: torch.Generator) -> int:
     """A reduced-instance size in ``[lo, hi]``: ``uniform``, or ``loguniform`` (more of the cheap
     small tails; a batch costs O(M) to O(M^2), so this trains on more samples per second)."""

@@ -26,6 +26,7 @@ from symco.core.reducer import ReducedBatch
 from symco.plugins.bq.common import (
     BQReducer,
     d4_augment,
+    end_distances,
     gather_rows,
     normalize_coords,
     shuffled,
@@ -155,8 +156,7 @@ class BQCVRPReducer(BQReducer[CVRPState]):
         """The reduced batch of ``nodes`` (B, M) = ``[origin, remaining..., depot]``."""
         b, m = nodes.shape
         xy = gather_rows(coords, nodes)  # (B, M, 2)
-        d_go = torch.linalg.vector_norm(xy - xy[:, :1], dim=-1)  # (B, M) from the origin
-        d_back = torch.linalg.vector_norm(xy - xy[:, -1:], dim=-1)  # (B, M) to the depot
+        d_go, d_back = end_distances(xy)  # (B, M) each: from the origin, to the end
         refill = d_go[:, -1:] + d_back - d_go  # (B, M) extra length of going via the depot
         if self.normalize:
             xy, scale = normalize_coords(xy)

@@ -28,6 +28,7 @@ from symco.core.reducer import ReducedBatch
 from symco.plugins.bq.common import (
     BQReducer,
     d4_augment,
+    end_distances,
     gather_rows,
     normalize_coords,
     pad_left_aligned,
@@ -146,8 +147,7 @@ class BQOPReducer(BQReducer[OPState]):
         nodes = torch.cat([state.current[:, None], middle, zero], dim=1)  # (B, M)
         valid = nodes >= 0
         xy = gather_rows(state.coords, nodes)  # (B, M, 2)
-        d_go = torch.linalg.vector_norm(xy - xy[:, :1], dim=-1)  # (B, M) from the origin
-        d_back = torch.linalg.vector_norm(xy - xy[:, -1:], dim=-1)  # (B, M) to the depot
+        d_go, d_back = end_distances(xy)  # (B, M) each: from the origin, to the end
         left = state.left.clone()
         slack = 1.0 - (d_go + d_back) / left[:, None].clamp_min(SLACK)
         if self.normalize:

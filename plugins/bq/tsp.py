@@ -20,6 +20,7 @@ from symco.core.reducer import ReducedBatch
 from symco.plugins.bq.common import (
     BQReducer,
     d4_augment,
+    end_distances,
     gather_rows,
     normalize_coords,
     subproblem_size,
@@ -176,6 +177,5 @@ class BQTSPDistanceReducer(BQTSPReducer):
     num_features: ClassVar[int] = 4
 
     def _features(self, xy: Tensor) -> Tensor:
-        d_go = torch.linalg.vector_norm(xy - xy[:, :1], dim=-1)  # (B, M)
-        d_back = torch.linalg.vector_norm(xy - xy[:, -1:], dim=-1)  # (B, M)
+        d_go, d_back = end_distances(xy)  # (B, M) each: from the origin, to the end
         return torch.cat([xy, d_go[..., None], d_back[..., None]], dim=-1)  # (B, M, 4)
