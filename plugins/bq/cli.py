@@ -177,9 +177,10 @@ def run_export(args: argparse.Namespace, pm: Any, registry: Any) -> int:
 
     from symco.plugins.bq.models import export_model
 
-    slim = export_model(Path(args.ckpt), Path(args.out), args.notes)
+    slim = export_model([Path(c) for c in args.ckpt], Path(args.out), args.notes)
+    avg = f", mean of {len(args.ckpt)} checkpoints" if len(args.ckpt) > 1 else ""
     print(
-        f"wrote {args.out} (step {slim['global_step']}, {Path(args.out).stat().st_size / 1e6:.1f} MB)"
+        f"wrote {args.out} (step {slim['global_step']}{avg}, {Path(args.out).stat().st_size / 1e6:.1f} MB)"
     )
     return 0
 
@@ -253,7 +254,12 @@ def add_model_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentP
     p = subparsers.add_parser(
         "export-model", help="slim a Lightning checkpoint into a shippable model file"
     )
-    p.add_argument("--ckpt", required=True, help="Lightning checkpoint of a BQModule")
+    p.add_argument(
+        "--ckpt",
+        required=True,
+        nargs="+",
+        help="Lightning checkpoint of a BQModule; several of one run are averaged weight by weight",
+    )
     p.add_argument("--out", required=True, help="output .pt file")
     p.add_argument("--notes", default="", help="how it was trained (shown by `symco models`)")
     p.set_defaults(handler=run_export)
