@@ -210,7 +210,10 @@ class BQCVRPReducer(BQReducer[CVRPState]):
 
         ``t`` is drawn once per call (one reduced size ``M = N - t + 2`` per batch, no padding); the
         vehicle's load is what the expert's current route has left; the target is the expert's
-        next customer and how it was reached. Remaining customers are shuffled.
+        next customer and how it was reached. Where the expert starts a new route, the remaining
+        routes can follow in any order and direction at the same cost, so the target is every end
+        of every remaining route, via the depot (a multi-label target; the one end the route
+        shuffle happened to put first would be label noise). Remaining customers are shuffled.
         """
         coords = instances["coords"].float()
         demands, capacity = instances["demands"].float(), instances["capacity"].float()
@@ -237,4 +240,9 @@ class BQCVRPReducer(BQReducer[CVRPState]):
         nodes = torch.cat([current[:, None], torch.gather(left, 1, perm), torch.zeros_like(current)[:, None]], 1)
         target = torch.zeros(b, nodes.shape[1], 2, device=dev)
         target[rows, 1 + perm.argsort(dim=1)[:, 0], via[:, t].long()] = 1.0
+        starts = via[:, t:].bool()  # (B, N-t) a route starts here
+        ends = torch.cat([via[:, t + 1 :].bool(), torch.ones_like(starts[:, :1])], dim=1)
+        new_route = starts[:, 0]  # (B,) the expert's next move goes via the depot
+        route_end = torch.gather(starts | ends, 1, perm) & new_route[:, None]  # (B, N-t), shuffled
+        target[:, 1:-1, 1] = torch.where(route_end, 1.0, target[:, 1:-1, 1])
         return self._batch(coords, demands, capacity, load, nodes, target)

@@ -70,8 +70,16 @@ def test_cvrp_samples_match_the_rolled_state(seed: int) -> None:
     for row in range(3):
         torch.testing.assert_close(_canonical(sample, row), _canonical(rolled, row))
         hit = sample.target[row].nonzero()
-        assert hit.shape[0] == 1
-        assert sample.node_index[row, hit[0, 0]] == node[row, t] and hit[0, 1] == action[row, t]
+        assert [node[row, t], action[row, t]] in [[sample.node_index[row, p], a] for p, a in hit]
+        if action[row, t] == VIA_DEPOT:  # a new route: both ends of every remaining route, via depot
+            starts = action[row, t:].bool()
+            ends = torch.cat([starts[1:], torch.tensor([True])])
+            want = sorted(node[row, t:][starts | ends].tolist())
+            assert (hit[:, 1] == VIA_DEPOT).all()
+            assert sorted(sample.node_index[row, hit[:, 0]].tolist()) == want
+        else:  # inside a route the expert's next customer is the only target
+            assert hit.shape[0] == 1
+        assert not (sample.target.bool() & ~sample.action_mask).any()
 
 
 @pytest.mark.parametrize(
