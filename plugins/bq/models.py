@@ -111,15 +111,20 @@ def export_model(ckpts: Sequence[Path], out: Path, notes: str) -> dict[str, Any]
     """Write a slim model file (hyper-parameters, policy weights, notes) from Lightning checkpoints.
 
     Several checkpoints of one run (say the last few periodic ones of a cosine schedule) are
-    averaged weight by weight: the mean of nearby points of one trajectory usually sits in a flatter,
-    better region than any of them (Izmailov et al. 2018, https://arxiv.org/abs/1803.05407).
-    They must share the model's hyper-parameters; the first one's are kept.
+    averaged weight by weight: the mean of nearby points of one trajectory can sit in a flatter,
+    better region than any of them (Izmailov et al. 2018, https://arxiv.org/abs/1803.05407) —
+    check it on validation data. They must share the model's hyper-parameters; the first one's are
+    kept, as are its non-float tensors.
     """
     if not ckpts:
         raise DataFileError("export-model: no checkpoint given")
     first = read_checkpoint(ckpts[0])
     hp = {k: v for k, v in first["hyper_parameters"].items() if not k.startswith("_")}
-    state = {k: v.double() for k, v in first["state_dict"].items() if k.startswith("policy.")}
+    state = {
+        k: v.double() if v.is_floating_point() else v
+        for k, v in first["state_dict"].items()
+        if k.startswith("policy.")
+    }
     step = int(first.get("global_step", 0))
     for path in ckpts[1:]:
         obj = read_checkpoint(path)
@@ -136,13 +141,17 @@ def export_model(ckpts: Sequence[Path], out: Path, notes: str) -> dict[str, Any]
         if weights.keys() != state.keys() or any(weights[k].shape != state[k].shape for k in state):
             raise DataFileError(f"{path}: weights do not match those of {ckpts[0]}")
         for k in state:
-            state[k] += weights[k].double()
+            if state[k].is_floating_point():
+                state[k] += weights[k].double()
         step = max(step, int(obj.get("global_step", 0)))
     dtypes = {k: v.dtype for k, v in first["state_dict"].items()}
     slim = {
         "format": FORMAT,
         "hyper_parameters": hp,
-        "state_dict": {k: (v / len(ckpts)).to(dtypes[k]) for k, v in state.items()},
+        "state_dict": {
+            k: (v / len(ckpts)).to(dtypes[k]) if v.is_floating_point() else v
+            for k, v in state.items()
+        },
         "notes": notes,
         "global_step": step,
     }
