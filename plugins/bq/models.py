@@ -91,9 +91,8 @@ def load_model(ckpt: str, models: dict[str, str]) -> LoadedModel:
     if unknown:
         raise DataFileError(f"{path}: hyper-parameters {unknown} are not BQModule's")
     module = BQModule(**{k: v for k, v in hp.items() if k in accepted})
-    state = {k: v for k, v in obj["state_dict"].items() if k.startswith("policy.")}
     try:
-        module.load_state_dict(state, strict=True)
+        module.load_state_dict(_policy_state(obj), strict=True)
     except RuntimeError as exc:
         raise DataFileError(
             f"{path}: weights do not fit the model ({str(exc).splitlines()[0]})"
@@ -107,6 +106,17 @@ def load_model(ckpt: str, models: dict[str, str]) -> LoadedModel:
     return LoadedModel(ckpt if ckpt in models else path.stem, module, meta)
 
 
+ARCHITECTURE = ("problem", "reducer", "policy", "num_layers", "dim", "heads", "ff_dim")
+
+
+def _public_hparams(obj: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in obj["hyper_parameters"].items() if not k.startswith("_")}
+
+
+def _policy_state(obj: dict[str, Any]) -> dict[str, torch.Tensor]:
+    return {k: v for k, v in obj["state_dict"].items() if k.startswith("policy.")}
+
+
 def export_model(ckpts: Sequence[Path], out: Path, notes: str) -> dict[str, Any]:
     """Write a slim model file (hyper-parameters, policy weights, notes) from Lightning checkpoints.
 
@@ -118,42 +128,32 @@ def export_model(ckpts: Sequence[Path], out: Path, notes: str) -> dict[str, Any]
     """
     if not ckpts:
         raise DataFileError("export-model: no checkpoint given")
-    first = read_checkpoint(ckpts[0])
-    hp = {k: v for k, v in first["hyper_parameters"].items() if not k.startswith("_")}
-    state = {
-        k: v.double() if v.is_floating_point() else v
-        for k, v in first["state_dict"].items()
-        if k.startswith("policy.")
-    }
-    step = int(first.get("global_step", 0))
-    for path in ckpts[1:]:
-        obj = read_checkpoint(path)
-        other = {k: v for k, v in obj["hyper_parameters"].items() if not k.startswith("_")}
-        arch = ("problem", "reducer", "policy", "num_layers", "dim", "heads", "ff_dim")
-        diff = [k for k in arch if other.get(k) != hp.get(k)]
+    objs = [read_checkpoint(p) for p in ckpts]
+    hp, states = _public_hparams(objs[0]), [_policy_state(o) for o in objs]
+    for path, obj, state in zip(ckpts[1:], objs[1:], states[1:]):
+        other = _public_hparams(obj)
+        diff = [k for k in ARCHITECTURE if other.get(k) != hp.get(k)]
         if diff:
             k = diff[0]
             raise DataFileError(
                 f"{path}: hyper-parameter '{k}' is {other.get(k)!r}, {ckpts[0]} has {hp.get(k)!r}; "
                 "only checkpoints of one model can be averaged"
             )
-        weights = {k: v for k, v in obj["state_dict"].items() if k.startswith("policy.")}
-        if weights.keys() != state.keys() or any(weights[k].shape != state[k].shape for k in state):
+        if state.keys() != states[0].keys() or any(
+            state[k].shape != v.shape for k, v in states[0].items()
+        ):
             raise DataFileError(f"{path}: weights do not match those of {ckpts[0]}")
-        for k in state:
-            if state[k].is_floating_point():
-                state[k] += weights[k].double()
-        step = max(step, int(obj.get("global_step", 0)))
-    dtypes = {k: v.dtype for k, v in first["state_dict"].items()}
     slim = {
         "format": FORMAT,
         "hyper_parameters": hp,
         "state_dict": {
-            k: (v / len(ckpts)).to(dtypes[k]) if v.is_floating_point() else v
-            for k, v in state.items()
+            k: torch.stack([s[k] for s in states]).double().mean(0).to(v.dtype)
+            if v.is_floating_point()
+            else v
+            for k, v in states[0].items()
         },
         "notes": notes,
-        "global_step": step,
+        "global_step": max(int(o.get("global_step", 0)) for o in objs),
     }
     if len(ckpts) > 1:
         slim["averaged_from"] = [Path(c).name for c in ckpts]
