@@ -22,6 +22,21 @@ def _choose(logits: Tensor, batch: Any) -> tuple[Tensor, Tensor]:
     return node, flat % a
 
 
+def _best_per_owner(owner: Tensor, score: Tensor, owners: int, width: int) -> Tensor:
+    """Rows of the ``width`` best finite scores of each owner, grouped by owner, best first.
+
+    ``owner`` must be sorted (beams stay grouped by instance), so each owner's candidates are one
+    contiguous run: they are laid out in a padded ``(owners, longest run)`` table and ranked with a
+    single ``topk`` instead of a loop over instances."""
+    counts = torch.bincount(owner, minlength=owners)  # (owners,)
+    start = counts.cumsum(0) - counts
+    pos = torch.arange(len(owner), device=owner.device) - start[owner]
+    table = score.new_full((owners, int(counts.max())), -torch.inf)  # (owners, L)
+    table[owner, pos] = score
+    top, col = table.topk(min(width, table.shape[1]), dim=1)  # (owners, W)
+    return (start[:, None] + col)[torch.isfinite(top)]  # row-major: grouped by owner
+
+
 @torch.inference_mode()
 def greedy(
     policy: Policy,
@@ -71,12 +86,7 @@ def beam_search(
         cand_owner = owner[:, None].expand(-1, k).reshape(-1)
         cand_score, cand_idx = top.reshape(-1), idx.reshape(-1)
         cand_beam = torch.arange(len(owner), device=first.device)[:, None].expand(-1, k).reshape(-1)
-        keep = []
-        for i in range(b):  # the best `width` candidates of each instance
-            rows = (cand_owner == i).nonzero()[:, 0]
-            rows = rows[torch.isfinite(cand_score[rows])]
-            keep.append(rows[cand_score[rows].topk(min(width, len(rows))).indices])
-        sel = torch.cat(keep)
+        sel = _best_per_owner(cand_owner, cand_score, b, width)
         beam = cand_beam[sel]
         node = batch.node_index[beam].gather(1, (cand_idx[sel] // a)[:, None])[:, 0]
         node = node.masked_fill(done[beam], -1)

@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from symco.plugins.bq.decode import beam_search, greedy
+from symco.plugins.bq.decode import _best_per_owner, beam_search, greedy
 from symco.plugins.bq.policy import BQTransformer
 from symco.plugins.bq.tsp import BQTSPReducer
 from symco.problems.tsp import TSP
@@ -82,3 +82,22 @@ def test_padding_is_not_attended() -> None:
     )
     with torch.no_grad():
         torch.testing.assert_close(pol(padded)[:, :7], pol(batch), rtol=1e-5, atol=1e-5)
+
+
+@given(
+    counts=st.lists(st.integers(1, 7), min_size=1, max_size=6),
+    width=st.integers(1, 5),
+    seed=st.integers(0, 10_000),
+)
+@settings(max_examples=50, deadline=None)
+def test_best_per_owner_matches_a_loop(counts: list[int], width: int, seed: int) -> None:
+    g = torch.Generator().manual_seed(seed)
+    owner = torch.repeat_interleave(torch.arange(len(counts)), torch.tensor(counts))
+    score = torch.randn(len(owner), generator=g)
+    score[torch.rand(len(owner), generator=g) < 0.2] = -torch.inf  # impossible moves
+    expected = []
+    for i in range(len(counts)):  # reference: rank each instance's finite candidates on its own
+        rows = [r for r in range(len(owner)) if owner[r] == i and torch.isfinite(score[r])]
+        expected += sorted(rows, key=lambda r: -float(score[r]))[:width]
+    got = _best_per_owner(owner, score, len(counts), width).tolist()
+    assert got == expected
