@@ -35,7 +35,15 @@ SHARED = HERE.parent.parent / "shared" / "data"
 HEADER = ["problem", "n", "inst", "method", "mean objective", "gap %", "s/inst"]
 
 
-def test_set(registry: Any, problem: Any, size: int, num: int, solver: str, time_limit: float | None, workers: int) -> Path:
+def test_set(
+    registry: Any,
+    problem: Any,
+    size: int,
+    num: int,
+    solver: str,
+    time_limit: float | None,
+    workers: int,
+) -> Path:
     """A seeded test set of ``num`` instances of ``size``, labelled by ``solver`` (built once)."""
     from symco.core.labels import DataSpec, build_dataset
 
@@ -44,7 +52,9 @@ def test_set(registry: Any, problem: Any, size: int, num: int, solver: str, time
         options: dict[str, Any] = {"seed": 0}
         if time_limit:
             options["time_limit"] = time_limit
-        spec = DataSpec(problem.name, size, num, 2024 + size, problem.distributions[0], solver, options, 16)
+        spec = DataSpec(
+            problem.name, size, num, 2024 + size, problem.distributions[0], solver, options, 16
+        )
         cls = registry.solver_class(problem.name, solver)
         build_dataset(problem, spec, out, solver_cls=cls, workers=workers)
     return out
@@ -74,9 +84,17 @@ def quality(args: argparse.Namespace) -> dict[str, Any]:
     for size in args.sizes:
         num = args.num if size <= 200 else args.num_large
         ref = _resolve_solver(pm, registry, problem, args.reference, size).name
-        ds = load_dataset(test_set(registry, problem, size, num, ref, args.reference_time_limit, args.workers), problem)
+        ds = load_dataset(
+            test_set(registry, problem, size, num, ref, args.reference_time_limit, args.workers),
+            problem,
+        )
         items = [
-            Item(f"{problem.name}{size}:{i}", problem, problem.select(ds.instances, i), float(ds.objectives[i]))
+            Item(
+                f"{problem.name}{size}:{i}",
+                problem,
+                problem.select(ds.instances, i),
+                float(ds.objectives[i]),
+            )
             for i in range(num)
         ]
         knn = args.knn if size > 200 else None
@@ -100,8 +118,18 @@ def quality(args: argparse.Namespace) -> dict[str, Any]:
                               baselines=True, baseline_time_limit=1.0, workers=args.workers)  # fmt: skip
         trows = []
         for m in methods:
-            gaps = {it.name: float(problem.gap(it.results[m]["cost"], it.reference)) for it in items}
-            trows.append([f"files <= {args.max_file_size}", len(items), m, float(np.mean(list(gaps.values()))), float(np.max(list(gaps.values())))])
+            gaps = {
+                it.name: float(problem.gap(it.results[m]["cost"], it.reference)) for it in items
+            }
+            trows.append(
+                [
+                    f"files <= {args.max_file_size}",
+                    len(items),
+                    m,
+                    float(np.mean(list(gaps.values()))),
+                    float(np.max(list(gaps.values()))),
+                ]
+            )
             results.append({"size": "files", "instances": len(items), "method": m,
                             "mean_gap_percent": trows[-1][3], "per_instance": gaps})  # fmt: skip
         print(format_table(["set", "inst", "method", "mean gap %", "max gap %"], trows))
@@ -138,25 +166,41 @@ def speed(args: argparse.Namespace) -> dict[str, Any]:
         rate = n / (time.perf_counter() - start)
         pol.eval()
         for size in args.sizes:
-            inst = {k: torch.as_tensor(v) for k, v in problem.generate(args.decode_instances, size, rng=np.random.default_rng(1)).items()}
+            inst = {
+                k: torch.as_tensor(v)
+                for k, v in problem.generate(
+                    args.decode_instances, size, rng=np.random.default_rng(1)
+                ).items()
+            }
             t0 = time.perf_counter()
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 greedy(pol, red, inst, knn=args.knn if size > 200 else None)
             ms = 1000 * (time.perf_counter() - t0) / args.decode_instances
-            results.append({"bf16": bf16, "train_samples_per_s": rate, "size": size, "greedy_ms_per_instance": ms})
+            results.append(
+                {
+                    "bf16": bf16,
+                    "train_samples_per_s": rate,
+                    "size": size,
+                    "greedy_ms_per_instance": ms,
+                }
+            )
     print(format_table(["bf16", "train samples/s", "n", "greedy ms/inst"],
                        [[r["bf16"], r["train_samples_per_s"], r["size"], r["greedy_ms_per_instance"]] for r in results]))  # fmt: skip
     return {"model": args.ckpt, "problem": problem.name, "results": results}
 
 
-def _solve_some(registry: Any, problem: Any, size: int, num: int) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+def _solve_some(
+    registry: Any, problem: Any, size: int, num: int
+) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     """``num`` instances labelled by the problem's fastest non-heuristic solver (training batches)."""
     inst = problem.generate(num, size, rng=np.random.default_rng(0))
     solvers = [s for s in registry.solver_classes(problem.name) if s.available() and not s.heuristic
                and (s.max_size or size) >= size]  # fmt: skip
     solver = min(solvers, key=lambda s: s.strength)(time_limit=0.2)
     sols = [solver.solve(problem.select(inst, i)) for i in range(num)]
-    return {k: torch.as_tensor(v) for k, v in inst.items()}, torch.as_tensor(problem.pack_solutions(sols))
+    return {k: torch.as_tensor(v) for k, v in inst.items()}, torch.as_tensor(
+        problem.pack_solutions(sols)
+    )
 
 
 def main() -> None:
@@ -170,7 +214,9 @@ def main() -> None:
     q.add_argument("--decodes", nargs="+", default=["greedy", "beam:16"])
     q.add_argument("--beam-instances", type=int, default=32)
     q.add_argument("--knn", type=int, default=100, help="kNN for sizes above 200")
-    q.add_argument("--reference", default=None, help="reference solver (default: strongest installed)")
+    q.add_argument(
+        "--reference", default=None, help="reference solver (default: strongest installed)"
+    )
     q.add_argument("--reference-time-limit", type=float, default=None)
     q.add_argument("--max-file-size", type=int, default=300)
     q.add_argument("--batch-size", type=int, default=128)
@@ -182,14 +228,20 @@ def main() -> None:
     s.add_argument("--train-steps", type=int, default=10)
     s.add_argument("--decode-instances", type=int, default=16)
     for p in (q, s):
-        p.add_argument("--out", default=None, help="JSON path (default: results/bq_<problem>_<what>.json)")
+        p.add_argument(
+            "--out", default=None, help="JSON path (default: results/bq_<problem>_<what>.json)"
+        )
         p.add_argument("--threads", type=int, default=2, help="torch threads")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     report = quality(args) if args.what == "quality" else speed(args)
     report["meta"] = {"machine": platform.machine(), "cpus": os.cpu_count(), "torch": torch.__version__,
                       "threads": torch.get_num_threads(), "argv": vars(args)}  # fmt: skip
-    out = Path(args.out) if args.out else HERE / "results" / f"bq_{report['problem']}_{args.what}.json"
+    out = (
+        Path(args.out)
+        if args.out
+        else HERE / "results" / f"bq_{report['problem']}_{args.what}.json"
+    )
     with atomic_path(out) as tmp:
         tmp.write_text(json.dumps(report, indent=1))
     print(f"wrote {out}")

@@ -226,7 +226,9 @@ def main() -> None:
     s.add_argument("--precisions", nargs="+", choices=["fp32", "bf16"], default=["fp32", "bf16"],
                    help="bf16 autocast is emulated (slow) on CPUs without AVX512-BF16")  # fmt: skip
     for p in (q, s):
-        p.add_argument("--out", type=Path, default=None, help="JSON path (default: results/bq_tsp_WHAT.json)")
+        p.add_argument(
+            "--out", type=Path, default=None, help="JSON path (default: results/bq_tsp_WHAT.json)"
+        )
     args = ap.parse_args()
     torch.set_num_threads(2)
     report = quality(args) if args.what == "quality" else speed(args)

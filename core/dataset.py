@@ -90,10 +90,14 @@ def concat_arrays(
             raise DataFileError(f"{where}: array '{key}' is missing from some files")
         if key == padded and all(a.ndim == 2 for a in arrays):
             width = max(a.shape[1] for a in arrays)
-            arrays = [np.pad(a, ((0, 0), (0, width - a.shape[1])), constant_values=-1) for a in arrays]
+            arrays = [
+                np.pad(a, ((0, 0), (0, width - a.shape[1])), constant_values=-1) for a in arrays
+            ]
         if len({a.shape[1:] for a in arrays}) > 1:
             shapes = sorted({str(a.shape[1:]) for a in arrays})
-            raise DataFileError(f"{where}: array '{key}' has different shapes per file: {', '.join(shapes)}")
+            raise DataFileError(
+                f"{where}: array '{key}' has different shapes per file: {', '.join(shapes)}"
+            )
         merged[key] = np.concatenate(arrays)
     return merged
 

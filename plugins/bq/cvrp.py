@@ -91,7 +91,9 @@ class BQCVRPReducer(BQReducer[CVRPState]):
             visited,
             empty,
             empty.bool(),
-            torch.zeros(b, device=dev),  # empty vehicle: the first customer is reached via the depot
+            torch.zeros(
+                b, device=dev
+            ),  # empty vehicle: the first customer is reached via the depot
         )
 
     def step(self, state: CVRPState, node: Tensor, action: Tensor) -> CVRPState:
@@ -176,7 +178,9 @@ class BQCVRPReducer(BQReducer[CVRPState]):
 
     # -- imitation samples -----------------------------------------------------------------------
 
-    def trajectory(self, instances: Mapping[str, Tensor], solutions: Tensor) -> tuple[Tensor, Tensor]:
+    def trajectory(
+        self, instances: Mapping[str, Tensor], solutions: Tensor
+    ) -> tuple[Tensor, Tensor]:
         """Customers in giant-tour order; action "via depot" where a ``0`` precedes the customer."""
         s = solutions.long()
         b = s.shape[0]
@@ -187,7 +191,9 @@ class BQCVRPReducer(BQReducer[CVRPState]):
         via = (prev == 0)[customer].view(b, n)
         return order, via.long()
 
-    def _augment_routes(self, order: Tensor, via: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+    def _augment_routes(
+        self, order: Tensor, via: Tensor, generator: torch.Generator
+    ) -> tuple[Tensor, Tensor]:
         """Random route order and direction per instance (vectorised over the batch)."""
         b, n = order.shape
         dev = order.device
@@ -226,7 +232,9 @@ class BQCVRPReducer(BQReducer[CVRPState]):
         m = subproblem_size(self.min_subproblem, n + 2, self.sizes, generator)
         t = min(n + 2 - m, n - 1)  # customers already served
         rows = torch.arange(b, device=dev)
-        served = gather_rows(demands, order).cumsum(dim=1)  # (B, N) demand served up to each position
+        served = gather_rows(demands, order).cumsum(
+            dim=1
+        )  # (B, N) demand served up to each position
         served = torch.cat([torch.zeros(b, 1, device=dev), served], dim=1)  # (B, N+1)
         pos = torch.arange(n, device=dev).expand(b, n)
         route_start = torch.where(via.bool(), pos, 0).cummax(dim=1).values  # (B, N)
@@ -237,7 +245,9 @@ class BQCVRPReducer(BQReducer[CVRPState]):
             load = capacity - (served[:, t] - served[rows, route_start[:, t - 1]])
         left = order[:, t:]  # (B, N-t): the next customer first
         perm = shuffled(n - t, b, generator, dev)
-        nodes = torch.cat([current[:, None], torch.gather(left, 1, perm), torch.zeros_like(current)[:, None]], 1)
+        nodes = torch.cat(
+            [current[:, None], torch.gather(left, 1, perm), torch.zeros_like(current)[:, None]], 1
+        )
         target = torch.zeros(b, nodes.shape[1], 2, device=dev)
         target[rows, 1 + perm.argsort(dim=1)[:, 0], via[:, t].long()] = 1.0
         starts = via[:, t:].bool()  # (B, N-t) a route starts here

@@ -115,7 +115,9 @@ class BQKPReducer(BQReducer[KPState]):
 
     # -- imitation samples -----------------------------------------------------------------------
 
-    def trajectory(self, instances: Mapping[str, Tensor], solutions: Tensor) -> tuple[Tensor, Tensor]:
+    def trajectory(
+        self, instances: Mapping[str, Tensor], solutions: Tensor
+    ) -> tuple[Tensor, Tensor]:
         """The expert's items in increasing index order (any order builds the same set)."""
         big = torch.iinfo(torch.long).max  # sorts the -1 padding last
         s = solutions.long()

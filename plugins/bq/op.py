@@ -168,7 +168,9 @@ class BQOPReducer(BQReducer[OPState]):
 
     # -- imitation samples -----------------------------------------------------------------------
 
-    def trajectory(self, instances: Mapping[str, Tensor], solutions: Tensor) -> tuple[Tensor, Tensor]:
+    def trajectory(
+        self, instances: Mapping[str, Tensor], solutions: Tensor
+    ) -> tuple[Tensor, Tensor]:
         """The tour's nodes, then the depot (end), then ``-1`` padding."""
         s = solutions.long()
         b = s.shape[0]
@@ -208,7 +210,13 @@ class BQOPReducer(BQReducer[OPState]):
         visited[:, 0] = True
         visited.scatter_(1, torch.where(pos < t[:, None], tours, 0), True)
         state = OPState(
-            coords, state.prizes, state.left - used, visited, tours, current, torch.zeros_like(t).bool()
+            coords,
+            state.prizes,
+            state.left - used,
+            visited,
+            tours,
+            current,
+            torch.zeros_like(t).bool(),
         )
         keep = state.reachable()
         middle = pad_left_aligned(keep)

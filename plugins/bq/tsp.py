@@ -125,7 +125,9 @@ class BQTSPReducer(BQReducer[TSPState]):
 
     # -- imitation samples -----------------------------------------------------------------------
 
-    def trajectory(self, instances: Mapping[str, Tensor], solutions: Tensor) -> tuple[Tensor, Tensor]:
+    def trajectory(
+        self, instances: Mapping[str, Tensor], solutions: Tensor
+    ) -> tuple[Tensor, Tensor]:
         """The tour after node 0 (the initial state already stands on node 0), rotated to start there."""
         tours = solutions.long()
         n = tours.shape[1]

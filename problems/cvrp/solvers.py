@@ -64,7 +64,9 @@ class ExactCVRP(Solver):
                     path[nxt, k], parent[nxt, k] = best[k], best_j[k]
         closing = path + d[1:, 0][None]  # (2^N, N)
         route_cost, route_last = closing.min(axis=1), closing.argmin(axis=1)
-        load = np.array([demands[1:][[k for k in range(n) if m >> k & 1]].sum() for m in range(full)])
+        load = np.array(
+            [demands[1:][[k for k in range(n) if m >> k & 1]].sum() for m in range(full)]
+        )
         route_cost[load > cap] = np.inf
         # partition DP: the route holding the lowest customer of `mask`, plus the best of the rest
         best_cost = np.full(full, np.inf)

@@ -26,13 +26,17 @@ def test_config_parses(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert printed["model"]["class_path"] and printed["data"]["class_path"]
 
 
-@pytest.mark.parametrize("path", [p for p in CONFIGS if p.name != "tiny.yaml" and "zinc" not in p.parts])
+@pytest.mark.parametrize(
+    "path", [p for p in CONFIGS if p.name != "tiny.yaml" and "zinc" not in p.parts]
+)
 def test_long_runs_stay_resumable(path: Path) -> None:
     """A run that is stopped resumes from last.ckpt, which must follow the run even when the
     monitored metric stops improving (Lightning only refreshes a best-k callback's last.ckpt
     when it saves a new best)."""
     trainer = yaml.safe_load(path.read_text())["trainer"]
-    ckpts = [c["init_args"] for c in trainer["callbacks"] if c["class_path"].endswith("ModelCheckpoint")]
+    ckpts = [
+        c["init_args"] for c in trainer["callbacks"] if c["class_path"].endswith("ModelCheckpoint")
+    ]
     rolling = [c for c in ckpts if c.get("save_last") and not c.get("monitor")]
     assert len(rolling) == 1 and not any(c.get("save_last") and c.get("monitor") for c in ckpts)
     (c,) = rolling

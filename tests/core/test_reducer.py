@@ -69,20 +69,29 @@ def test_expert_round_trip(entry: Entry, registry, n: int) -> None:
 
 def _tiny_policy(registry, red):
     return registry.get("policy", "transformer")(
-        red.num_features, red.num_node_types, red.actions_per_node,
-        num_layers=1, dim=16, heads=2, ff_dim=16,
+        red.num_features,
+        red.num_node_types,
+        red.actions_per_node,
+        num_layers=1,
+        dim=16,
+        heads=2,
+        ff_dim=16,
     ).eval()
 
 
 @pytest.mark.parametrize("entry", REDUCERS)
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     n=st.integers(2, 14),
     seed=st.integers(0, 2**16),
     knn=st.sampled_from([None, 1, 3]),
     width=st.sampled_from([0, 3]),
 )
-def test_decoding_is_always_feasible(entry: Entry, registry, n: int, seed: int, knn, width: int) -> None:
+def test_decoding_is_always_feasible(
+    entry: Entry, registry, n: int, seed: int, knn, width: int
+) -> None:
     """Greedy and beam decoding of a random policy give feasible solutions, any size, any kNN."""
     from symco.plugins.bq.decode import beam_search, greedy
 

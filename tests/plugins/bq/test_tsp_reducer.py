@@ -119,7 +119,9 @@ def test_distance_reducer_adds_distances_to_both_ends(normalize: bool) -> None:
     torch.testing.assert_close(b.features[..., 2], (xy - xy[:, :1]).norm(dim=-1))
     torch.testing.assert_close(b.features[..., 3], (xy - xy[:, -1:]).norm(dim=-1))
     assert torch.equal(b.node_index, a.node_index) and torch.equal(b.action_mask, a.action_mask)
-    tours = torch.stack([torch.randperm(12, generator=torch.Generator().manual_seed(s)) for s in (0, 1)])
+    tours = torch.stack(
+        [torch.randperm(12, generator=torch.Generator().manual_seed(s)) for s in (0, 1)]
+    )
     sample = dist.expand(inst, tours, generator=torch.Generator().manual_seed(0))
     xy = sample.features[..., :2]
     torch.testing.assert_close(sample.features[..., 2], (xy - xy[:, :1]).norm(dim=-1))
@@ -132,7 +134,10 @@ def test_init_from_fewer_features_starts_from_the_same_function(tmp_path) -> Non
 
     small = {"num_layers": 1, "dim": 16, "heads": 2, "ff_dim": 16}
     src = BQModule(reducer="bq", **small)
-    torch.save({"state_dict": src.state_dict(), "hyper_parameters": dict(src.hparams)}, tmp_path / "src.ckpt")
+    torch.save(
+        {"state_dict": src.state_dict(), "hyper_parameters": dict(src.hparams)},
+        tmp_path / "src.ckpt",
+    )
     dst = BQModule(reducer="bq-dist", init_from=str(tmp_path / "src.ckpt"), **small)
     dst.setup("fit")
     inst = _instances(2, 10, seed=1)

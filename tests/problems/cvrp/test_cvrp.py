@@ -101,11 +101,20 @@ def test_generator_follows_the_paper() -> None:
 @pytest.mark.parametrize(
     "change, message",
     [
-        (lambda i: i["demands"].__setitem__((0, 2), 99), "demand of node 2 in instance 0 is 99, larger than the capacity 20"),
-        (lambda i: i["demands"].__setitem__((1, 3), -1), "demand of customer 3 in instance 1 must be positive"),
+        (
+            lambda i: i["demands"].__setitem__((0, 2), 99),
+            "demand of node 2 in instance 0 is 99, larger than the capacity 20",
+        ),
+        (
+            lambda i: i["demands"].__setitem__((1, 3), -1),
+            "demand of customer 3 in instance 1 must be positive",
+        ),
         (lambda i: i["demands"].__setitem__((0, 0), 4), "depot \\(node 0\\) must have demand 0"),
         (lambda i: i["capacity"].__setitem__(1, 0), "capacity must be positive"),
-        (lambda i: i["coords"].__setitem__((0, 1, 1), np.nan), "'coords' has a non-finite value nan"),
+        (
+            lambda i: i["coords"].__setitem__((0, 1, 1), np.nan),
+            "'coords' has a non-finite value nan",
+        ),
     ],
 )
 def test_bad_instances_one_line(change, message: str) -> None:

@@ -128,7 +128,9 @@ def test_generator_ranges_and_capacity() -> None:
 @pytest.mark.parametrize("size", [10, 17, 100, 201])
 def test_varcap_capacity_range_and_grid(size: int) -> None:
     """``varcap`` capacities span size/20 .. 3 size/10 on the 1/5 grid (1/1000 grid of weights)."""
-    cap = KP().generate(4000, size, rng=np.random.default_rng(size), distribution="varcap")["capacity"]
+    cap = KP().generate(4000, size, rng=np.random.default_rng(size), distribution="varcap")[
+        "capacity"
+    ]
     assert size / 20 - 1e-9 <= cap.min() < size / 20 + 0.2  # the grid's first step at or above
     assert 0.3 * size - 0.2 < cap.max() <= 0.3 * size + 1e-9
     np.testing.assert_allclose(cap * 5, np.rint(cap * 5), atol=1e-9)
