@@ -91,9 +91,8 @@ class BQCVRPReducer(BQReducer[CVRPState]):
             visited,
             empty,
             empty.bool(),
-            torch.zeros(
-                b, device=dev
-            ),  # empty vehicle: the first customer is reached via the depot
+            # empty vehicle: the first customer is reached via the depot
+            torch.zeros(b, device=dev),
         )
 
     def step(self, state: CVRPState, node: Tensor, action: Tensor) -> CVRPState:
@@ -232,9 +231,8 @@ class BQCVRPReducer(BQReducer[CVRPState]):
         m = subproblem_size(self.min_subproblem, n + 2, self.sizes, generator)
         t = min(n + 2 - m, n - 1)  # customers already served
         rows = torch.arange(b, device=dev)
-        served = gather_rows(demands, order).cumsum(
-            dim=1
-        )  # (B, N) demand served up to each position
+        # (B, N) demand served up to each position
+        served = gather_rows(demands, order).cumsum(dim=1)
         served = torch.cat([torch.zeros(b, 1, device=dev), served], dim=1)  # (B, N+1)
         pos = torch.arange(n, device=dev).expand(b, n)
         route_start = torch.where(via.bool(), pos, 0).cummax(dim=1).values  # (B, N)
