@@ -71,9 +71,8 @@ def test_cvrp_samples_match_the_rolled_state(seed: int) -> None:
         torch.testing.assert_close(_canonical(sample, row), _canonical(rolled, row))
         hit = sample.target[row].nonzero()
         assert [node[row, t], action[row, t]] in [[sample.node_index[row, p], a] for p, a in hit]
-        if (
-            action[row, t] == VIA_DEPOT
-        ):  # a new route: both ends of every remaining route, via depot
+        # a new route: both ends of every remaining route, via depot
+        if action[row, t] == VIA_DEPOT:
             starts = action[row, t:].bool()
             ends = torch.cat([starts[1:], torch.tensor([True])])
             want = sorted(node[row, t:][starts | ends].tolist())
@@ -117,10 +116,8 @@ def test_kp_drops_items_that_no_longer_fit() -> None:
     red = BQKPReducer()
     state = red.step(red.init_state(_tensors(inst)), torch.tensor([0]), torch.tensor([0]))
     batch = red.reduce(state)
-    assert sorted(batch.node_index[0][batch.node_index[0] >= 0].tolist()) == [
-        1,
-        2,
-    ]  # 0.9 > 0.5 left
+    left = batch.node_index[0][batch.node_index[0] >= 0]
+    assert sorted(left.tolist()) == [1, 2]  # 0.9 > 0.5 left
     # features: value / largest remaining value, weight / remaining capacity, remaining / total
     # capacity, tightness = remaining capacity / remaining weight (capped at 1)
     torch.testing.assert_close(
