@@ -8,7 +8,9 @@ TSP500 and TSP1000 instances (kNN), against 1-run LKH references, beside farthes
 OR-Tools GLS (1 s), all in one run. Test sets are generated once (`symco data`, seed 2024+size)
 into benchmarks/data/ and reused.
 Speed: training samples/s (batch 64, BQ sub-path sampling) and greedy decoding ms/instance at
-TSP100 and TSP1000, fp32 vs bf16 autocast, for the paper-size and the CPU-size models.
+TSP100 and TSP1000, fp32 vs bf16 autocast, for the paper-size and the CPU-size models. Beside
+each training rate: the matmul GFLOP per sample and the ceiling this CPU's fp32 GEMM rate puts
+on samples/s (what a step made only of matmuls at full GEMM speed would reach).
 """
 
 from __future__ import annotations
@@ -128,6 +130,35 @@ def _train_rate(
     return n / (time.perf_counter() - start)
 
 
+def _train_gflop_per_sample(preset: dict[str, int], sizes: str, n: int = 100) -> float:
+    """Matmul GFLOP of one training sample (forward + backward = 3x forward), averaged over the
+    sub-problem sizes ``expand`` draws: linear layers ``2 M P`` (``P`` MACs per token) and
+    attention ``2 * 2 M^2 d`` per layer (scores and weighted sum)."""
+    from symco.plugins.bq.common import subproblem_size
+
+    d, ff, layers = preset["dim"], preset["ff_dim"], preset["num_layers"]
+    per_token = layers * (d * 3 * d + d * d + 2 * d * ff)  # MACs: qkv, out, feed-forward
+    gen = torch.Generator().manual_seed(0)
+    m = torch.tensor([float(subproblem_size(4, n + 1, sizes, gen)) for _ in range(20000)])
+    fwd = 2 * per_token * m + layers * 2 * 2 * m**2 * d
+    return float(3 * fwd.mean()) / 1e9
+
+
+def _gemm_gflops(preset: dict[str, int], tokens: int = 64 * 52) -> float:
+    """Sustained fp32 GEMM rate of this CPU on the model's feed-forward shape, forward and the two
+    backward products: the ceiling of any training step made of such matmuls."""
+    d, ff = preset["dim"], preset["ff_dim"]
+    gen = torch.Generator().manual_seed(0)
+    x, w = torch.randn(tokens, d, generator=gen), torch.randn(d, ff, generator=gen)
+    g = torch.randn(tokens, ff, generator=gen)
+    for _ in range(3):
+        x @ w, g @ w.T, x.T @ g
+    reps, t0 = 20, time.perf_counter()
+    for _ in range(reps):
+        x @ w, g @ w.T, x.T @ g
+    return reps * 3 * 2 * tokens * d * ff / (time.perf_counter() - t0) / 1e9
+
+
 def _decode_ms(
     red: Any, pol: Any, tsp: Any, size: int, num: int, knn: int | None, bf16: bool
 ) -> float:
@@ -172,6 +203,8 @@ def speed(args: argparse.Namespace) -> dict[str, Any]:
     for label, preset, sizes, bf16, steps in runs:
         _, red, pol = build_components("tsp", "bq", "transformer", {"sizes": sizes}, preset)
         sps = _train_rate(red, pol, coords, tours, steps, bf16)
+        gflop = _train_gflop_per_sample(preset, sizes)
+        ceiling = _gemm_gflops(preset) / gflop  # samples/s if the whole step ran at GEMM speed
         d100 = _decode_ms(red, pol, tsp, 100, 64, None, bf16) if sizes == "uniform" else None
         d1000 = (
             _decode_ms(red, pol, tsp, 1000, 4, 250, bf16)
@@ -179,8 +212,9 @@ def speed(args: argparse.Namespace) -> dict[str, Any]:
             else None
         )
         prec = "bf16" if bf16 else "fp32"
-        rows.append([label, sizes, prec, sps, d100, d1000])
+        rows.append([label, sizes, prec, sps, gflop, ceiling, d100, d1000])
         results.append({"model": label, "subproblem_sizes": sizes, "precision": prec, "train_samples_per_s": sps,
+                        "train_gflop_per_sample": gflop, "fp32_gemm_ceiling_samples_per_s": ceiling,
                         "greedy_ms_per_instance_tsp100_batch64": d100,
                         "greedy_ms_per_instance_tsp1000_knn250_batch4": d1000})  # fmt: skip
         print(rows[-1], flush=True)
@@ -191,6 +225,8 @@ def speed(args: argparse.Namespace) -> dict[str, Any]:
                 "sizes",
                 "precision",
                 "train samples/s",
+                "GFLOP/sample",
+                "fp32 GEMM ceiling samples/s",
                 "greedy ms/inst TSP100",
                 "greedy ms/inst TSP1000 kNN250",
             ],
