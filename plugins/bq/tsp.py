@@ -22,6 +22,7 @@ from symco.plugins.bq.common import (
     d4_augment,
     end_distances,
     gather_rows,
+    neighbourhood_frame,
     normalize_coords,
     subproblem_size,
 )
@@ -95,7 +96,8 @@ class BQTSPReducer(BQReducer[TSPState]):
         left = n - state.tour.shape[1]  # unvisited nodes, the same for the whole batch
         # unvisited node indices in increasing order: a stable sort puts False (unvisited) first
         remaining = torch.sort(state.visited.to(torch.uint8), dim=1, stable=True).indices[:, :left]
-        if knn is not None and left > knn:
+        truncated = knn is not None and left > knn
+        if truncated:
             d = torch.linalg.vector_norm(
                 gather_rows(state.coords, remaining)
                 - state.coords[torch.arange(b), state.current][:, None],
@@ -106,14 +108,17 @@ class BQTSPReducer(BQReducer[TSPState]):
         nodes = torch.cat(
             [state.current[:, None], remaining, state.first[:, None]], dim=1
         )  # (B, M)
-        return self._batch(state.coords, nodes)
+        return self._batch(state.coords, nodes, local=truncated)
 
-    def _batch(self, coords: Tensor, nodes: Tensor, target: Tensor | None = None) -> ReducedBatch:
-        """The reduced batch of ``nodes`` (B, M) = ``[origin, remaining..., destination]``."""
+    def _batch(
+        self, coords: Tensor, nodes: Tensor, target: Tensor | None = None, *, local: bool = False
+    ) -> ReducedBatch:
+        """The reduced batch of ``nodes`` (B, M) = ``[origin, remaining..., destination]``;
+        ``local``: a kNN view, framed by the origin's neighbourhood (:func:`neighbourhood_frame`)."""
         b, m = nodes.shape
         xy = gather_rows(coords, nodes)  # (B, M, 2)
         if self.normalize:
-            xy, _ = normalize_coords(xy)
+            xy = neighbourhood_frame(xy) if local else normalize_coords(xy)[0]
         node_type = torch.zeros(b, m, dtype=torch.long, device=coords.device)
         node_type[:, 0], node_type[:, -1] = ORIGIN, DESTINATION
         mask = (node_type == 0)[..., None]  # (B, M, 1)

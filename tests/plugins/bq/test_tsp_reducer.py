@@ -98,6 +98,32 @@ def test_knn_keeps_nearest_and_destination() -> None:
     assert int(batch.node_index[0, -1]) == 0
 
 
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000), st.floats(0.1, 10.0), st.floats(-5.0, 5.0))
+def test_knn_view_is_framed_by_the_neighbourhood(seed: int, scale: float, shift: float) -> None:
+    """A truncated kNN view is translated and scaled by the origin and its neighbours, which then
+    span the unit square on their longer side; the destination is clamped into the square. The view
+    does not change when the whole instance is moved and scaled."""
+    red, inst = BQTSPDistanceReducer(), _instances(1, 40, seed)
+    walk = [0, *np.random.default_rng(seed).permutation(np.arange(1, 40))[:5].tolist()]
+    batch = red.reduce(_walk(red, inst, walk), knn=8)
+    xy = batch.features[0, :, :2]  # (M, 2)
+    body = xy[:-1]
+    assert torch.equal(body.amin(dim=0), torch.zeros(2))
+    torch.testing.assert_close(
+        (body.max(dim=0).values - body.min(dim=0).values).max(), torch.tensor(1.0)
+    )
+    assert bool(((xy >= 0) & (xy <= 1)).all())
+    far = inst["coords"][0, 0].float()  # the destination, clamped: on or inside the square
+    lo = inst["coords"][0, batch.node_index[0, :-1]].float().amin(dim=0)
+    span = (inst["coords"][0, batch.node_index[0, :-1]].float().amax(dim=0) - lo).max()
+    torch.testing.assert_close(xy[-1], ((far - lo) / span).clamp(0, 1))
+    moved = {"coords": inst["coords"] * scale + shift}
+    again = red.reduce(_walk(red, moved, walk), knn=8)
+    assert torch.equal(again.node_index, batch.node_index)
+    torch.testing.assert_close(again.features, batch.features, atol=1e-4, rtol=1e-4)
+
+
 @pytest.mark.parametrize("normalize", [True, False])
 def test_select_and_batch_shapes(normalize: bool) -> None:
     red, inst = BQTSPReducer(normalize=normalize), _instances(4, 7)
