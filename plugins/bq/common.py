@@ -56,17 +56,23 @@ def normalize_coords(xy: Tensor, valid: Tensor | None = None) -> tuple[Tensor, T
     :param xy: (B, M, 2) coordinates; ``valid`` (B, M) bool excludes padding from the frame.
     :return: the rescaled ``xy`` and the scale ``(B,)`` (new lengths = old lengths * scale).
     """
+    lo, span = _bounding_square(xy, valid)
+    out = (xy - lo) / span
+    if valid is not None:
+        out = out.masked_fill(~valid[..., None], 0.0)
+    return out, 1.0 / span[:, 0, 0]
+
+
+def _bounding_square(xy: Tensor, valid: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """Lower corner (B, 1, 2) and longer side (B, 1, 1) of the bounding box of the (``valid``)
+    points of ``xy`` (B, M, 2): the frame both normalisations divide by."""
     if valid is None:
         lo, hi = xy.amin(dim=1, keepdim=True), xy.amax(dim=1, keepdim=True)  # (B, 1, 2)
     else:
         v = valid[..., None]
         lo = torch.where(v, xy, math.inf).amin(dim=1, keepdim=True)
         hi = torch.where(v, xy, -math.inf).amax(dim=1, keepdim=True)
-    span = (hi - lo).amax(dim=-1, keepdim=True).clamp_min(1e-9)  # (B, 1, 1)
-    out = (xy - lo) / span
-    if valid is not None:
-        out = out.masked_fill(~valid[..., None], 0.0)
-    return out, 1.0 / span[:, 0, 0]
+    return lo, (hi - lo).amax(dim=-1, keepdim=True).clamp_min(1e-9)
 
 
 def neighbourhood_frame(xy: Tensor) -> Tensor:
@@ -81,9 +87,8 @@ def neighbourhood_frame(xy: Tensor) -> Tensor:
     ``bq-cvrp`` (the depot as the end, CVRP1000, 12 instances) it measured no gain (-0.6 ± 0.7%),
     so the CVRP reducer keeps the whole view in its frame.
     """
-    lo = xy[:, :-1].amin(dim=1, keepdim=True)  # (B, 1, 2)
-    span = (xy[:, :-1].amax(dim=1, keepdim=True) - lo).amax(dim=-1, keepdim=True)  # (B, 1, 1)
-    return ((xy - lo) / span.clamp_min(1e-9)).clamp(0.0, 1.0)
+    lo, span = _bounding_square(xy[:, :-1])
+    return ((xy - lo) / span).clamp(0.0, 1.0)
 
 
 def end_distances(xy: Tensor) -> tuple[Tensor, Tensor]:

@@ -115,8 +115,9 @@ def test_knn_view_is_framed_by_the_neighbourhood(seed: int, scale: float, shift:
     )
     assert bool(((xy >= 0) & (xy <= 1)).all())
     far = inst["coords"][0, 0].float()  # the destination, clamped: on or inside the square
-    lo = inst["coords"][0, batch.node_index[0, :-1]].float().amin(dim=0)
-    span = (inst["coords"][0, batch.node_index[0, :-1]].float().amax(dim=0) - lo).max()
+    near = inst["coords"][0, batch.node_index[0, :-1]].float()  # origin and neighbours
+    lo = near.amin(dim=0)
+    span = (near.amax(dim=0) - lo).max()
     torch.testing.assert_close(xy[-1], ((far - lo) / span).clamp(0, 1))
     moved = {"coords": inst["coords"] * scale + shift}
     again = red.reduce(_walk(red, moved, walk), knn=8)
