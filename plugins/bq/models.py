@@ -101,11 +101,20 @@ def load_model(ckpt: str, models: dict[str, str]) -> LoadedModel:
     meta = {
         k: v
         for k, v in obj.items()
-        if k not in ("state_dict", "hyper_parameters", "optimizer_states")
+        # weights and optimizer/averaging state stay out of the metadata (Lightning's
+        # WeightAveraging keeps the raw weights beside the averaged ones in `state_dict`)
+        if k not in _WEIGHTS
     }
     return LoadedModel(ckpt if ckpt in models else path.stem, module, meta)
 
 
+_WEIGHTS = (
+    "state_dict",
+    "hyper_parameters",
+    "optimizer_states",
+    "current_model_state",
+    "averaging_state",
+)
 ARCHITECTURE = ("problem", "reducer", "policy", "num_layers", "dim", "heads", "ff_dim")
 
 

@@ -84,6 +84,38 @@ def test_fit_then_evaluate(trained: Path, monkeypatch: pytest.MonkeyPatch, capsy
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:Checkpoint directory .* exists and is not empty")  # resuming
+def test_fit_with_weight_averaging(trained: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With Lightning's EMA callback a checkpoint's `state_dict` holds the averaged weights (what
+    validation saw); export and evaluate use those, and resuming restores the raw ones too."""
+    monkeypatch.chdir(trained)
+    ema = trained / "ema.yaml"
+    ema.write_text(
+        "trainer:\n  default_root_dir: runs/ema\n  logger: false\n  callbacks:\n"
+        "    - class_path: lightning.pytorch.callbacks.ModelCheckpoint\n"
+        "      init_args: {dirpath: runs/ema/checkpoints, save_last: true}\n"
+        "    - class_path: lightning.pytorch.callbacks.EMAWeightAveraging\n"
+        "      init_args: {decay: 0.5}\n"
+    )
+    assert _code(["fit", "--config", str(TINY), "--config", str(ema)]) == 0
+    last = trained / "runs" / "ema" / "checkpoints" / "last.ckpt"
+    obj = torch.load(last, weights_only=True)
+    averaged, raw = obj["state_dict"], obj["current_model_state"]
+    assert averaged.keys() == raw.keys()
+    assert any(not torch.equal(averaged[k], raw[k]) for k in raw)  # 4 steps: they differ
+    slim = trained / "ema.pt"
+    assert _code(["export-model", "--ckpt", str(last), "--out", str(slim), "--notes", "ema"]) == 0
+    exported = torch.load(slim, weights_only=True)["state_dict"]
+    assert all(torch.equal(v, averaged[k]) for k, v in exported.items())
+    code = _code(["evaluate", "--ckpt", str(last), "--instances", "data/tsp10_val.npz",
+                  "--threads", "1", "--workers", "1"])  # fmt: skip
+    assert code == 0
+    assert _code(["fit", "--config", str(TINY), "--config", str(ema),
+                  "--trainer.max_steps", "6", "--ckpt_path", str(last)]) == 0  # fmt: skip
+    assert torch.load(last, weights_only=True)["global_step"] == 6
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "override, message",
     [
