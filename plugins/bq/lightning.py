@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import glob
 import math
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,7 +16,7 @@ import lightning as L
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from symco.core.dataset import concat_arrays, load_dataset
 from symco.core.errors import DataFileError
@@ -189,6 +190,28 @@ class _Rows(Dataset[dict[str, Tensor]]):
         return {k: v[i] for k, v in self.arrays.items()}
 
 
+class _EpochSampler(Sampler[int]):
+    """A fresh permutation of the instances each epoch, a pure function of ``(seed, epoch)``,
+    entered where the run stands: a run resumed mid-epoch sees exactly the batches an
+    uninterrupted one would (no replay of the epoch's first batches, no reshuffle).
+
+    ``position()`` returns ``(epoch, batches already trained on in it)``; Lightning calls
+    ``iter`` once per epoch, after restoring a checkpoint's loop state.
+    """
+
+    def __init__(self, n: int, batch_size: int, seed: int, position: Callable[[], tuple[int, int]]):
+        self.n, self.batch_size, self.seed, self.position = n, batch_size, seed, position
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self) -> Iterator[int]:
+        epoch, done = self.position()
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        order = torch.randperm(self.n, generator=gen)  # (n,)
+        return iter(order[done * self.batch_size :].tolist())
+
+
 def _expand_paths(paths: list[str], field: str) -> list[Path]:
     out: list[Path] = []
     for p in paths:
@@ -247,15 +270,25 @@ class BQDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader[dict[str, Tensor]]:
         assert self.train is not None
-        gen = torch.Generator().manual_seed(self.hparams["shuffle_seed"])
+        hp = self.hparams
+        sampler = _EpochSampler(
+            len(self.train), hp["batch_size"], hp["shuffle_seed"], self._position
+        )
         return DataLoader(
             self.train,
-            batch_size=self.hparams["batch_size"],
-            shuffle=True,
+            batch_size=hp["batch_size"],
+            sampler=sampler,
             drop_last=True,
-            generator=gen,
-            num_workers=self.hparams["num_workers"],
+            num_workers=hp["num_workers"],
         )
+
+    def _position(self) -> tuple[int, int]:
+        """``(epoch, batches trained on in it)`` from the trainer's restored loop progress."""
+        trainer = self.trainer
+        if trainer is None:  # a loader used outside a Trainer: epoch 0 from its start
+            return 0, 0
+        progress = trainer.fit_loop.epoch_loop.batch_progress.current
+        return trainer.current_epoch, progress.processed
 
     def val_dataloader(self) -> DataLoader[dict[str, Tensor]] | list[Any]:
         if self.val is None:

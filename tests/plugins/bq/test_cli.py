@@ -85,6 +85,41 @@ def test_fit_then_evaluate(trained: Path, monkeypatch: pytest.MonkeyPatch, capsy
 
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:Checkpoint directory .* exists and is not empty")  # resuming
+@pytest.mark.parametrize("stop", [6, 4])  # mid-epoch, and at the end of an epoch (4 batches of 8)
+def test_resumed_run_equals_uninterrupted(
+    trained: Path, monkeypatch: pytest.MonkeyPatch, stop: int
+) -> None:
+    """Stopped at `stop` and resumed to 10 steps, a run ends with exactly the weights of one that
+    ran 10 steps at once: same batches in the same order, same sub-problems, same optimizer.
+    (A constant learning rate: a cosine schedule is shaped by max_steps, which the stop changes.)"""
+    every_step = trained / "every_step.yaml"
+    every_step.write_text(
+        "trainer:\n  callbacks:\n    - class_path: lightning.pytorch.callbacks.ModelCheckpoint\n"
+        "      init_args: {dirpath: runs/tiny/checkpoints, every_n_train_steps: 1, save_last: true}\n"
+        "model:\n  init_args: {schedule: constant}\n"
+    )
+
+    def run(name: str, *steps: int) -> dict[str, torch.Tensor]:
+        work = trained / name
+        work.mkdir()
+        (work / "data").symlink_to(trained / "data")
+        monkeypatch.chdir(work)
+        last = work / "runs" / "tiny" / "checkpoints" / "last.ckpt"
+        for i, max_steps in enumerate(steps):
+            resume = ["--ckpt_path", str(last)] if i else []
+            assert _code(["fit", "--config", str(TINY), "--config", str(every_step),
+                          "--trainer.max_steps", str(max_steps), *resume]) == 0  # fmt: skip
+        obj = torch.load(last, weights_only=True)
+        assert obj["global_step"] == 10
+        return obj["state_dict"]
+
+    whole, resumed = run(f"whole{stop}", 10), run(f"resumed{stop}", stop, 10)
+    assert whole.keys() == resumed.keys()
+    assert all(torch.equal(whole[k], resumed[k]) for k in whole)
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:Checkpoint directory .* exists and is not empty")  # resuming
 def test_fit_with_weight_averaging(trained: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """With Lightning's EMA callback a checkpoint's `state_dict` holds the averaged weights (what
     validation saw); export and evaluate use those, and resuming restores the raw ones too."""
