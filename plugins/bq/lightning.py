@@ -16,7 +16,7 @@ import lightning as L
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from symco.core.dataset import concat_arrays, load_dataset
 from symco.core.errors import DataFileError
@@ -190,26 +190,36 @@ class _Rows(Dataset[dict[str, Tensor]]):
         return {k: v[i] for k, v in self.arrays.items()}
 
 
-class _EpochSampler(Sampler[int]):
-    """A fresh permutation of the instances each epoch, a pure function of ``(seed, epoch)``,
-    entered where the run stands: a run resumed mid-epoch sees exactly the batches an
-    uninterrupted one would (no replay of the epoch's first batches, no reshuffle).
+class _EpochSampler(DistributedSampler[int]):
+    """This rank's share of a fresh permutation of the instances each epoch, a pure function of
+    ``(seed, epoch)``, entered where the run stands: a run resumed mid-epoch sees exactly the
+    batches an uninterrupted one would (no replay of the epoch's first batches, no reshuffle).
 
-    ``position()`` returns ``(epoch, batches already trained on in it)``; Lightning calls
-    ``iter`` once per epoch, after restoring a checkpoint's loop state.
+    ``position()`` returns ``(epoch, batches this rank has already trained on in it)``; Lightning
+    calls ``iter`` once per epoch, after restoring a checkpoint's loop state. Being a
+    ``DistributedSampler`` (rank ``r`` of ``W`` takes every ``W``-th index), it is used as is
+    under DDP instead of being wrapped by Lightning.
     """
 
-    def __init__(self, n: int, batch_size: int, seed: int, position: Callable[[], tuple[int, int]]):
-        self.n, self.batch_size, self.seed, self.position = n, batch_size, seed, position
-
-    def __len__(self) -> int:
-        return self.n
+    def __init__(
+        self,
+        dataset: Dataset[Any],
+        batch_size: int,
+        seed: int,
+        position: Callable[[], tuple[int, int]],
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
+        super().__init__(dataset, world_size, rank, shuffle=True, seed=seed, drop_last=True)
+        self.batch_size, self.position = batch_size, position
 
     def __iter__(self) -> Iterator[int]:
         epoch, done = self.position()
         gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-        order = torch.randperm(self.n, generator=gen)  # (n,)
-        return iter(order[done * self.batch_size :].tolist())
+        n = len(self.dataset)  # type: ignore[arg-type]
+        order = torch.randperm(n, generator=gen)[: self.total_size]  # (W * num_samples,)
+        mine = order[self.rank :: self.num_replicas]  # (num_samples,)
+        return iter(mine[done * self.batch_size :].tolist())
 
 
 def _expand_paths(paths: list[str], field: str) -> list[Path]:
@@ -270,9 +280,14 @@ class BQDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader[dict[str, Tensor]]:
         assert self.train is not None
-        hp = self.hparams
+        hp, trainer = self.hparams, self.trainer
         sampler = _EpochSampler(
-            len(self.train), hp["batch_size"], hp["shuffle_seed"], self._position
+            self.train,
+            hp["batch_size"],
+            hp["shuffle_seed"],
+            self._position,
+            rank=trainer.global_rank if trainer else 0,
+            world_size=trainer.world_size if trainer else 1,
         )
         return DataLoader(
             self.train,
@@ -283,7 +298,8 @@ class BQDataModule(L.LightningDataModule):
         )
 
     def _position(self) -> tuple[int, int]:
-        """``(epoch, batches trained on in it)`` from the trainer's restored loop progress."""
+        """``(epoch, batches trained on in it)`` from the trainer's restored loop progress
+        (per rank: under DDP each rank counts its own batches)."""
         trainer = self.trainer
         if trainer is None:  # a loader used outside a Trainer: epoch 0 from its start
             return 0, 0
