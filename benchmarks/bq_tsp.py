@@ -2,11 +2,14 @@
 
     python benchmarks/bq_tsp.py quality --ckpt bq-tsp            # writes benchmarks/results/bq_tsp_quality.json
     python benchmarks/bq_tsp.py speed                            # writes benchmarks/results/bq_tsp_speed.json
+    python benchmarks/bq_tsp.py compare --ckpt NEW.ckpt --against bq-tsp   # ... bq_tsp_compare.json
 
 Quality: greedy and beam-16 on 128 uniform TSP100 and TSP200 instances and greedy/beam on 16
 TSP500 and TSP1000 instances (kNN), against 1-run LKH references, beside farthest insertion and
 OR-Tools GLS (1 s), all in one run. Test sets are generated once (`symco data`, seed 2024+size)
 into benchmarks/data/ and reused.
+Compare: how a stage's model is picked without test data — greedy tour lengths of two models on
+the same fresh validation instances (seed 79, no references needed), paired per instance.
 Speed: training samples/s (batch 64, BQ sub-path sampling) and greedy decoding ms/instance at
 TSP100 and TSP1000, fp32 vs bf16 autocast, for the paper-size and the CPU-size models. Beside
 each training rate: the matmul GFLOP per sample and the ceiling this CPU's fp32 GEMM rate puts
@@ -241,6 +244,42 @@ def speed(args: argparse.Namespace) -> dict[str, Any]:
     return {"results": results}
 
 
+def compare(args: argparse.Namespace) -> dict[str, Any]:
+    from symco.plugins.bq.decode import greedy
+    from symco.plugins.bq.models import all_models, load_model
+
+    pm, _ = load_registry()
+    models = {name: load_model(name, all_models(pm)) for name in (args.against, args.ckpt)}
+    plan = [(100, 512, None), (200, 128, None), (500, 32, args.knn), (1000, 32, args.knn)]
+    rows: list[list[Any]] = []
+    results: list[dict[str, Any]] = []
+    for size, num, knn in plan:
+        if size not in args.sizes:
+            continue
+        lengths = {}
+        for name, model in models.items():
+            inst = model.problem.generate(num, size, rng=np.random.default_rng(args.seed))
+            batch = {k: torch.as_tensor(v) for k, v in inst.items()}
+            sols = greedy(model.policy, model.reducer, batch, knn=knn)
+            lengths[name] = np.asarray(model.problem.objective(inst, sols), dtype=float)
+        rel = 100 * (lengths[args.ckpt] / lengths[args.against] - 1)  # (num,) percent, <0: shorter
+        sem = float(rel.std(ddof=1) / np.sqrt(num))
+        shorter = int((rel < 0).sum())
+        rows.append([size, num, knn or "-", f"{lengths[args.against].mean():.4f}",
+                     f"{lengths[args.ckpt].mean():.4f}", f"{rel.mean():+.2f} ± {sem:.2f}",
+                     f"{shorter}/{num}"])  # fmt: skip
+        results.append({"n": size, "instances": num, "knn": knn, "mean_diff_percent": float(rel.mean()),
+                        "sem_percent": sem, "shorter": shorter,
+                        "mean_length": {k: float(v.mean()) for k, v in lengths.items()}})  # fmt: skip
+        print(f"  n={size} done", flush=True)
+    head = ["n", "inst", "knn", f"A={args.against}", f"B={args.ckpt}", "B vs A %", "B shorter"]
+    print(format_table(head, rows))
+    print(
+        f"greedy tour lengths on fresh instances (seed {args.seed}), paired; ± one standard error"
+    )
+    return {"results": results, "a": args.against, "b": args.ckpt}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="what", required=True)
@@ -264,18 +303,24 @@ def main() -> None:
     s.add_argument("--train-steps", type=int, default=10)
     s.add_argument("--precisions", nargs="+", choices=["fp32", "bf16"], default=["fp32", "bf16"],
                    help="bf16 autocast is emulated (slow) on CPUs without AVX512-BF16")  # fmt: skip
-    for p in (q, s):
+    c = sub.add_parser("compare", help="paired greedy tour lengths of two models (validation)")
+    c.add_argument("--ckpt", required=True, help="the candidate (B)")
+    c.add_argument("--against", default="bq-tsp", help="the model to beat (A)")
+    c.add_argument("--sizes", type=int, nargs="+", default=[100, 200, 500, 1000])
+    c.add_argument("--knn", type=int, default=100, help="for sizes 500 and 1000")
+    c.add_argument("--seed", type=int, default=79, help="instances (not the test sets' seeds)")
+    for p in (q, s, c):
         p.add_argument(
             "--out", type=Path, default=None, help="JSON path (default: results/bq_tsp_WHAT.json)"
         )
     args = ap.parse_args()
     torch.set_num_threads(2)
-    report = quality(args) if args.what == "quality" else speed(args)
+    report = {"quality": quality, "speed": speed, "compare": compare}[args.what](args)
     report["meta"] = {"machine": platform.machine(), "cpus": os.cpu_count(), "torch": torch.__version__,
                       "threads": torch.get_num_threads(), "argv": vars(args)}  # fmt: skip
     out = args.out or HERE / "results" / f"bq_tsp_{args.what}.json"
     with atomic_path(out) as tmp:
-        tmp.write_text(json.dumps(report, indent=1))
+        tmp.write_text(json.dumps(report, indent=1, default=str))  # paths in argv
     print(f"wrote {out}")
 
 

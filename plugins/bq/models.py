@@ -102,7 +102,8 @@ def load_model(ckpt: str, models: dict[str, str]) -> LoadedModel:
         k: v
         for k, v in obj.items()
         # weights and optimizer/averaging state stay out of the metadata (Lightning's
-        # WeightAveraging keeps the raw weights beside the averaged ones in `state_dict`)
+        # WeightAveraging saves the raw weights as `current_model_state` beside the averaged
+        # `state_dict`)
         if k not in _WEIGHTS
     }
     return LoadedModel(ckpt if ckpt in models else path.stem, module, meta)
