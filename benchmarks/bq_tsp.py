@@ -256,12 +256,13 @@ def compare(args: argparse.Namespace) -> dict[str, Any]:
     for size, num, knn in plan:
         if size not in args.sizes:
             continue
+        tsp = models[args.against].problem
+        inst = tsp.generate(num, size, rng=np.random.default_rng(args.seed))  # one set, both models
+        batch = {k: torch.as_tensor(v) for k, v in inst.items()}
         lengths = {}
         for name, model in models.items():
-            inst = model.problem.generate(num, size, rng=np.random.default_rng(args.seed))
-            batch = {k: torch.as_tensor(v) for k, v in inst.items()}
             sols = greedy(model.policy, model.reducer, batch, knn=knn)
-            lengths[name] = np.asarray(model.problem.objective(inst, sols), dtype=float)
+            lengths[name] = np.asarray(tsp.objective(inst, sols), dtype=float)
         rel = 100 * (lengths[args.ckpt] / lengths[args.against] - 1)  # (num,) percent, <0: shorter
         sem = float(rel.std(ddof=1) / np.sqrt(num))
         shorter = int((rel < 0).sum())

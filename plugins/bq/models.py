@@ -104,12 +104,12 @@ def load_model(ckpt: str, models: dict[str, str]) -> LoadedModel:
         # weights and optimizer/averaging state stay out of the metadata (Lightning's
         # WeightAveraging saves the raw weights as `current_model_state` beside the averaged
         # `state_dict`)
-        if k not in _WEIGHTS
+        if k not in _NOT_METADATA
     }
     return LoadedModel(ckpt if ckpt in models else path.stem, module, meta)
 
 
-_WEIGHTS = (
+_NOT_METADATA = (
     "state_dict",
     "hyper_parameters",
     "optimizer_states",
