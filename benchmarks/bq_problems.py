@@ -73,12 +73,13 @@ def _rows(items: list[Any], methods: list[str], results: list[dict[str, Any]]) -
 
 def quality(args: argparse.Namespace) -> dict[str, Any]:
     from symco.core.cli import _resolve_solver
+    from symco.core.manager import shipped_models
+    from symco.core.training.checkpoints import load_model
     from symco.plugins.bq.evaluate import Item, run_methods
-    from symco.plugins.bq.models import all_models, load_model
 
     pm, registry = load_registry()
-    model = load_model(args.ckpt, all_models(pm))
-    problem = model.problem
+    model = load_model(args.ckpt, shipped_models(pm), registry)
+    problem = model.module.problem
     rows: list[list[Any]] = []
     results: list[dict[str, Any]] = []
     for size in args.sizes:
@@ -139,13 +140,14 @@ def quality(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def speed(args: argparse.Namespace) -> dict[str, Any]:
-    from symco.plugins.bq.decode import greedy
+    from symco.core.decoding import greedy
+    from symco.core.manager import shipped_models
+    from symco.core.training.checkpoints import load_model
     from symco.plugins.bq.lightning import imitation_loss
-    from symco.plugins.bq.models import all_models, load_model
 
     pm, registry = load_registry()
-    model = load_model(args.ckpt, all_models(pm))
-    problem, red, pol = model.problem, model.reducer, model.policy
+    model = load_model(args.ckpt, shipped_models(pm), registry)
+    problem, red, pol = model.module.problem, model.module.reducer, model.module.policy
     ref = _solve_some(registry, problem, args.sizes[0], 64)
     results = []
     for bf16 in (False, True):

@@ -50,12 +50,13 @@ def test_set(registry: Any, size: int, num: int, workers: int) -> Path:
 
 
 def quality(args: argparse.Namespace) -> dict[str, Any]:
+    from symco.core.manager import shipped_models
+    from symco.core.training.checkpoints import load_model
     from symco.plugins.bq.evaluate import Item, run_methods, summary_rows
-    from symco.plugins.bq.models import all_models, load_model
 
     pm, registry = load_registry()
-    model = load_model(args.ckpt, all_models(pm))
-    tsp = model.problem
+    model = load_model(args.ckpt, shipped_models(pm), registry)
+    tsp = model.module.problem
     rows: list[list[Any]] = []
     results: list[dict[str, Any]] = []
     plan = [(100, 128, None), (200, 128, None), (500, 16, args.knn), (1000, 16, args.knn)]
@@ -165,7 +166,7 @@ def _gemm_gflops(preset: dict[str, int], tokens: int = 64 * 52) -> float:
 def _decode_ms(
     red: Any, pol: Any, tsp: Any, size: int, num: int, knn: int | None, bf16: bool
 ) -> float:
-    from symco.plugins.bq.decode import greedy
+    from symco.core.decoding import greedy
 
     inst = {
         k: torch.as_tensor(v)
@@ -180,7 +181,8 @@ def _decode_ms(
 
 
 def speed(args: argparse.Namespace) -> dict[str, Any]:
-    from symco.plugins.bq.lightning import build_components
+    from symco.plugins.bq.policy import BQTransformer
+    from symco.plugins.bq.tsp import BQTSPReducer
     from symco.problems.tsp.solvers import FarthestInsertionTSP
 
     _, registry = load_registry()
@@ -205,7 +207,8 @@ def speed(args: argparse.Namespace) -> dict[str, Any]:
     gemm: dict[str, float] = {}  # fp32 GEMM GFLOP/s per model shape, measured once
     runs = [r for r in runs if ("bf16" if r[3] else "fp32") in args.precisions]
     for label, preset, sizes, bf16, steps in runs:
-        _, red, pol = build_components("tsp", "bq", "transformer", {"sizes": sizes}, preset)
+        red = BQTSPReducer(sizes=sizes)
+        pol = BQTransformer(red.num_features, red.num_node_types, red.actions_per_node, **preset)
         sps = _train_rate(red, pol, coords, tours, steps, bf16)
         gflop = _train_gflop_per_sample(preset, sizes)
         if label not in gemm:
@@ -245,11 +248,14 @@ def speed(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def compare(args: argparse.Namespace) -> dict[str, Any]:
-    from symco.plugins.bq.decode import greedy
-    from symco.plugins.bq.models import all_models, load_model
+    from symco.core.decoding import greedy
+    from symco.core.manager import shipped_models
+    from symco.core.training.checkpoints import load_model
 
-    pm, _ = load_registry()
-    models = {name: load_model(name, all_models(pm)) for name in (args.against, args.ckpt)}
+    pm, registry = load_registry()
+    models = {
+        name: load_model(name, shipped_models(pm), registry) for name in (args.against, args.ckpt)
+    }
     plan = [(100, 512, None), (200, 128, None), (500, 32, args.knn), (1000, 32, args.knn)]
     rows: list[list[Any]] = []
     results: list[dict[str, Any]] = []
@@ -261,7 +267,7 @@ def compare(args: argparse.Namespace) -> dict[str, Any]:
         batch = {k: torch.as_tensor(v) for k, v in inst.items()}
         lengths = {}
         for name, model in models.items():
-            sols = greedy(model.policy, model.reducer, batch, knn=knn)
+            sols = greedy(model.module.policy, model.module.reducer, batch, knn=knn)
             lengths[name] = np.asarray(tsp.objective(inst, sols), dtype=float)
         rel = 100 * (lengths[args.ckpt] / lengths[args.against] - 1)  # (num,) percent, <0: shorter
         sem = float(rel.std(ddof=1) / np.sqrt(num))

@@ -17,6 +17,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from symco.core.dataset import atomic_path
+
 OUT = Path(__file__).resolve().parent / "data" / "tsplib"
 
 
@@ -58,8 +60,11 @@ def main() -> None:
                     or not args.min_n <= int(dim.group(1)) <= args.max_n
                 ):
                     continue
-                (OUT / f"{m.group(1)}.tsp").write_text(text)
-                (OUT / f"{m.group(1)}.opt.tour").write_bytes(zf.read(tour))
+                # atomically: an interrupted fetch never leaves a truncated instance behind
+                with atomic_path(OUT / f"{m.group(1)}.tsp") as tmp_tsp:
+                    tmp_tsp.write_text(text)
+                with atomic_path(OUT / f"{m.group(1)}.opt.tour") as tmp_tour:
+                    tmp_tour.write_bytes(zf.read(tour))
                 kept.append(f"{m.group(1)} ({dim.group(1)})")
     print(f"wrote {len(kept)} instances to {OUT}: {', '.join(kept)}")
 

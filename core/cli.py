@@ -1,7 +1,8 @@
 """The ``symco`` command line.
 
-Built-in commands: ``plugins``, ``data``, ``solve``; plugins add more through the
-``symco_add_commands`` hook. User errors (:class:`~symco.core.errors.SymcoError`) print one line
+Every command comes through the ``symco_add_commands`` hook: the core's own plugin adds
+``plugins``, ``data`` and ``solve`` (:func:`add_core_commands`), the training plugin ``fit``,
+``validate``, ``test``, ``predict``, ``models``, ``export-model`` and ``check-symmetry``. User errors (:class:`~symco.core.errors.SymcoError`) print one line
 ``symco: error: ...`` and exit with status 2 — never a traceback.
 """
 
@@ -106,14 +107,18 @@ def cmd_plugins(args: argparse.Namespace, pm: PluginManager, registry: Registry)
             elif e.obj.max_size:
                 note = f"N <= {e.obj.max_size}"
         rows.append([e.kind, e.name, e.problem or "", e.plugin, e.package, note])
+    kinds = [[k.name, len(registry.entries(k.name)), k.plugin, k.doc] for k in registry.kinds()]
     if args.json:
         keys = ["kind", "name", "problem", "plugin", "package", "note"]
-        print(
-            json.dumps(
-                {"entries": [dict(zip(keys, r)) for r in rows], "failed": pm.failed}, indent=1
-            )
-        )
+        out = {
+            "kinds": [dict(zip(["kind", "entries", "plugin", "doc"], k)) for k in kinds],
+            "entries": [dict(zip(keys, r)) for r in rows],
+            "failed": pm.failed,
+        }
+        print(json.dumps(out, indent=1))
         return 0
+    print(format_table(["kind", "entries", "declared by", "what"], kinds))
+    print()
     print(format_table(["kind", "name", "problem", "plugin", "package", "note"], rows))
     for name, reason in sorted(pm.failed.items()):
         print(f"plugin '{name}' failed to load: {reason}")
@@ -167,6 +172,12 @@ def cmd_data(args: argparse.Namespace, pm: PluginManager, registry: Registry) ->
         solver_options=options,
         chunk_size=args.chunk_size,
     )
+    if solver_cls is not None and not solver_cls(**options).reproducible():
+        print(
+            f"note: {solver_cls.name} with these options is not deterministic: the labels depend "
+            "on the machine's speed and load (the instances do not)",
+            file=sys.stderr,
+        )
     from tqdm import tqdm
 
     label = f"{problem.name}{args.size} " + (
@@ -326,6 +337,8 @@ def _summary(records: list[dict[str, Any]]) -> list[list[Any]]:
 
 
 def build_parser(pm: PluginManager) -> argparse.ArgumentParser:
+    """The ``symco`` parser: every command comes from a plugin's ``symco_add_commands`` (the
+    core's own included)."""
     from symco import __version__
 
     parser = _Parser(
@@ -333,9 +346,14 @@ def build_parser(pm: PluginManager) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"symco {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    pm.hook.symco_add_commands(subparsers=sub)
+    return parser
 
+
+def add_core_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``symco plugins``, ``symco data`` and ``symco solve`` (added by the core's own plugin)."""
     p = sub.add_parser(
-        "plugins", help="list every registered problem, solver, reducer, policy and encoding"
+        "plugins", help="list every kind and every registered problem, solver, model, group, ..."
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(handler=cmd_plugins)
@@ -394,22 +412,23 @@ def build_parser(pm: PluginManager) -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="write one JSON line per instance here")
     p.set_defaults(handler=cmd_solve)
 
-    pm.hook.symco_add_commands(subparsers=sub)
-    return parser
-
 
 def _terminated(signum: int, frame: object) -> None:
     # `kill` (SIGTERM) unwinds like Ctrl-C, so worker pools shut down instead of being orphaned
     raise KeyboardInterrupt
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``symco`` console script; returns the exit status."""
+def main(argv: Sequence[str] | None = None, *, plugins: Sequence[tuple[str, object]] = ()) -> int:
+    """Entry point of the ``symco`` console script; returns the exit status.
+
+    :param plugins: extra ``(name, plugin)`` pairs registered beside the installed plugins (a
+        notebook or a test adding a problem, reducer or model without packaging it).
+    """
     previous = None
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, _terminated)
     try:
-        pm = get_plugin_manager()
+        pm = get_plugin_manager(plugins=plugins)
         parser = build_parser(pm)
         args = parser.parse_args(argv)
         if getattr(args, "handler", None) is None:

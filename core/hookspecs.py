@@ -34,12 +34,26 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 @hookspec
+def symco_add_kinds(registry: Registry) -> None:
+    """Declare new kinds of pluggable things with ``registry.add_kind(name, doc, per_problem=...,
+    base=...)`` (an ``improver``, an ``augmentation``, a ``regularizer``, a ``dataset``...).
+
+    Called for every plugin before any ``symco_register``, so a kind declared by one plugin can
+    be filled by any other. The core declares its own kinds (problem, solver, reducer, policy,
+    encoding, group, frame, model) through this same hook. ``symco plugins`` lists every kind.
+
+    :param registry: the registry being built.
+    """
+
+
+@hookspec
 def symco_register(registry: Registry) -> None:
     """Add this plugin's classes to ``registry``.
 
-    Call ``registry.add_problem``, ``add_solver``, ``add_reducer``, ``add_policy`` and
-    ``add_encoding`` with classes (not instances). Each is recorded with the plugin that added it,
-    so two plugins claiming one name fail with an error naming both.
+    Call ``registry.add_problem``, ``add_solver``, ``add_reducer``, ``add_policy``,
+    ``add_encoding``, ``add_group``, ``add_frame``, ``add_model``, or ``registry.add(kind, cls)``
+    for any declared kind, with classes (not instances). Each is recorded with the plugin that
+    added it, so two plugins claiming one name fail with an error naming both.
 
     :param registry: the registry being built; the hook adds to it and returns nothing.
     """
@@ -50,7 +64,13 @@ def symco_add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentP
     """Add subcommands to the ``symco`` command line.
 
     Create a parser with ``subparsers.add_parser(name, help=...)`` and bind the function that runs
-    it with ``parser.set_defaults(handler=fn)``; ``fn(args, registry)`` returns an exit status.
+    it with ``parser.set_defaults(handler=fn)``. The CLI calls ``fn(args, pm, registry)`` — the
+    parsed ``argparse.Namespace``, the plugin manager and the registry, both built once per
+    process — and exits with the integer it returns (``None`` means 0). Raise a
+    :class:`~symco.core.errors.SymcoError` for bad input: the CLI prints it as one line and exits
+    with status 2. The built-in commands (``plugins``, ``data``, ``solve``, ``fit``, ...) are
+    added through this same hook. Keep heavy imports (torch) inside ``fn``: ``symco --help``
+    imports every plugin's command module.
 
     :param subparsers: the ``symco`` top-level subparser collection.
     """

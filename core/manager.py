@@ -1,17 +1,21 @@
 """Building the plugin manager and the registry (by functions; nothing happens at import).
 
-Built-in plugins and third-party ones take the same path: every module named in the ``symco``
+The core's own internal plugins (:data:`INTERNAL_PLUGINS`: its kinds, groups, frames and
+commands; generic training) are registered first, tox style, and cannot be disabled. Built-in
+plugins and third-party ones then take the same path: every module named in the ``symco``
 entry-point group is imported, registered with pluggy under its entry-point name, and asked to
-fill the registry through ``symco_register``. A plugin that fails to import, or whose hooks do not
+fill the registry through ``symco_add_kinds`` and ``symco_register``. A plugin that fails to import, or whose hooks do not
 match the specs, is reported by name and skipped; the others keep working.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 from collections.abc import Iterable
 from importlib.metadata import entry_points
+from typing import cast
 
 import pluggy
 
@@ -21,6 +25,11 @@ from symco.core.registry import Registry
 
 ENTRY_POINT_GROUP = "symco"
 DISABLE_ENV = "SYMCO_DISABLE_PLUGINS"
+INTERNAL_PLUGINS: tuple[tuple[str, str], ...] = (
+    ("core", "symco.core.plugin"),
+    ("training", "symco.core.training.plugin"),
+)
+"""``(name, module)`` of the core's own plugins, registered before any entry point."""
 
 log = logging.getLogger("symco")
 
@@ -60,8 +69,14 @@ def get_plugin_manager(
     :param entrypoints: load the ``symco`` entry-point group (built-ins and installed packages).
     """
     pm = PluginManager()
+    from symco import __version__
+
+    for name, module in INTERNAL_PLUGINS:
+        pm.register(importlib.import_module(module), name=name)
+        pm.packages[name] = f"symco {__version__}"
     for name in disabled_from_env() | set(disable):
-        pm.set_blocked(name)
+        if name not in dict(INTERNAL_PLUGINS):  # the core cannot be switched off
+            pm.set_blocked(name)
     if entrypoints:
         for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
             if pm.is_blocked(ep.name) or pm.has_plugin(ep.name):
@@ -109,8 +124,15 @@ def build_registry(pm: PluginManager) -> Registry:
     one name raise :class:`~symco.core.errors.DuplicateNameError` naming both.
     """
     registry = Registry()
-    # get_hookimpls() lists plugins in registration order (pluggy *calls* them in reverse).
-    for impl in pm.hook.symco_register.get_hookimpls():
+    # kinds first, from every plugin, so any plugin can fill a kind another one declares;
+    # get_hookimpls() lists plugins in registration order (pluggy *calls* them in reverse)
+    for hook in (pm.hook.symco_add_kinds, pm.hook.symco_register):
+        _call_each(pm, registry, hook)
+    return registry
+
+
+def _call_each(pm: PluginManager, registry: Registry, hook: pluggy.HookCaller) -> None:
+    for impl in hook.get_hookimpls():
         name = pm.get_name(impl.plugin) or repr(impl.plugin)
         with registry.scope(name, pm.packages.get(name, "-")):
             try:
@@ -120,7 +142,22 @@ def build_registry(pm: PluginManager) -> Registry:
             except Exception as exc:
                 registry.remove_plugin(name)
                 pm._fail(name, exc)
-    return registry
+
+
+def shipped_models(pm: PluginManager) -> dict[str, str]:
+    """Every plugin's trained models by name (``symco_models``); a name shipped twice is an
+    error naming both plugins."""
+    found: dict[str, tuple[str, str]] = {}
+    for impl in pm.hook.symco_models.get_hookimpls():
+        plugin = pm.get_name(impl.plugin) or repr(impl.plugin)
+        models = cast("dict[str, str] | None", impl.function()) or {}
+        for name, path in models.items():
+            if name in found:
+                raise DuplicateNameError(
+                    f"model '{name}' is shipped twice: by plugin '{found[name][0]}' and by plugin '{plugin}'"
+                )
+            found[name] = (plugin, str(path))
+    return {name: path for name, (_, path) in found.items()}
 
 
 def load_registry(

@@ -15,11 +15,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
-from symco.core.errors import DataFileError, InvalidInstanceError
+from symco.core.errors import DataFileError, InfeasibleSolutionError, InvalidInstanceError
+
+if TYPE_CHECKING:  # torch is imported where it is used: ``symco --help`` must not load it
+    from torch import Tensor
 
 Instances = dict[str, np.ndarray]
 """A batch of instances: key -> array with leading dimension ``B``."""
@@ -122,6 +125,11 @@ class Problem(ABC):
     """Suffixes of single-instance files :meth:`read` understands (besides ``.npz``)."""
     baselines: ClassVar[tuple[str, ...]] = ()
     """Solvers shown beside a model's results by ``symco evaluate --baselines``."""
+    invariances: ClassVar[dict[str, str]] = {}
+    """Groups (registry names) under which the objective is invariant, each with the instance
+    array it acts on: ``{"square-dihedral": "coords"}`` for Euclidean routing in the unit square.
+    ``symco evaluate --augment`` decodes every image and keeps the best; a group not named here
+    is refused."""
     fixed_nodes: ClassVar[int] = 0
     """Leading nodes that a relabelling must keep in place (a depot); see :meth:`relabel`. They do
     not count in the instance size (:meth:`size`)."""
@@ -184,6 +192,41 @@ class Problem(ABC):
         self, instances: Mapping[str, np.ndarray], solutions: Sequence[np.ndarray] | np.ndarray
     ) -> None:
         """Raise :class:`~symco.core.errors.InfeasibleSolutionError` naming the first infeasible solution."""
+
+    def objective_torch(self, instances: Mapping[str, Tensor], solutions: Tensor) -> Tensor:
+        """``(B,)`` objective of packed solutions ``(B, L)`` (``-1`` padded, the
+        :meth:`pack_solutions` format), computed on the tensors' device.
+
+        The default is a NumPy round trip through :meth:`objective` (float64 on ``solutions``'
+        device), so every problem has it; the built-in problems override it in torch, computing
+        in the dtype of the instance tensors.
+        """
+        import torch
+
+        arrays = {k: v.detach().cpu().numpy() for k, v in instances.items()}
+        sols = self.unpack_solutions(solutions.detach().cpu().numpy())
+        value = np.asarray(self.objective(arrays, sols), dtype=np.float64)
+        return torch.as_tensor(value, device=solutions.device)
+
+    def feasible_torch(self, instances: Mapping[str, Tensor], solutions: Tensor) -> Tensor:
+        """``(B,)`` bool, ``True`` where the packed solution (``(B, L)``, ``-1`` padded) is feasible.
+
+        The default is a NumPy round trip through :meth:`check_solution`, row by row: a row is
+        infeasible where it raises :class:`~symco.core.errors.InfeasibleSolutionError` (or an
+        ``IndexError``, a node out of range); the built-in problems override it in torch.
+        """
+        import torch
+
+        arrays = {k: v.detach().cpu().numpy() for k, v in instances.items()}
+        sols = self.unpack_solutions(solutions.detach().cpu().numpy())
+        ok = np.zeros(len(sols), dtype=bool)
+        for i, sol in enumerate(sols):
+            try:
+                self.check_solution(self.select(arrays, i), [sol])
+            except (InfeasibleSolutionError, IndexError):
+                continue
+            ok[i] = True
+        return torch.as_tensor(ok, device=solutions.device)
 
     def relabel(
         self, instances: Mapping[str, np.ndarray], solutions: Sequence[np.ndarray], perm: np.ndarray

@@ -64,9 +64,11 @@ class SymmetryReducer(ABC, Generic[StateT]):
 
     Contract (checked by the registry-parametrized tests for every reducer):
 
-    * two states that leave the same sub-problem reduce to *identical* batches;
+    * two states that leave the same sub-problem reduce to *identical* batches (checked on the
+      witnesses of :meth:`equivalent_partial`, where a reducer provides them);
     * rolling an expert solution through :meth:`init_state`/:meth:`step` reproduces the solution
-      and its objective (:meth:`solutions`);
+      and its objective (:meth:`solutions`), and :meth:`state_from_partial` of any prefix of it
+      reaches the same state as stepping;
     * every target produced by :meth:`expand` puts its mass on feasible actions only.
 
     ``StateT`` is the reducer's own batched state type (tensors on one device).
@@ -113,6 +115,34 @@ class SymmetryReducer(ABC, Generic[StateT]):
     @abstractmethod
     def solutions(self, state: StateT) -> list[np.ndarray]:
         """The solutions built so far, in the problem's solution format."""
+
+    @abstractmethod
+    def state_from_partial(self, instances: Mapping[str, Tensor], partial: Tensor) -> StateT:
+        """The state reached after the partial solution ``partial``.
+
+        :param partial: (B, L) long, each row a partial solution in the problem's solution format
+            (a prefix of what :meth:`solutions` returns along an episode), right-padded with ``-1``;
+            rows may have different lengths, and an all ``-1`` row is the initial state. Each
+            reducer documents its format and the restrictions of its state (e.g. the same number of
+            visited nodes across the batch), raising :class:`ValueError` when they do not hold.
+        :return: the state that rolling the same actions through :meth:`init_state`/:meth:`step`
+            reaches (identical :meth:`reduce` and :meth:`solutions`).
+        """
+
+    def equivalent_partial(
+        self, instances: Mapping[str, Tensor], partial: Tensor, generator: torch.Generator
+    ) -> tuple[dict[str, Tensor], Tensor]:
+        """Another ``(instances', partial')`` that leaves the same remaining sub-problem as
+        ``(instances, partial)``: a witness of the quotient, used by the contract tests.
+
+        ``reduce(state_from_partial(instances', partial'))`` must equal
+        ``reduce(state_from_partial(instances, partial))`` (features up to float rounding). The
+        witness is drawn with ``generator`` only.
+
+        :raises NotImplementedError: by default (the quotient test is then skipped for this
+            reducer).
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no equivalent_partial witness")
 
     @abstractmethod
     def trajectory(

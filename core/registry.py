@@ -1,7 +1,9 @@
-"""The :class:`Registry`: every problem, solver, reducer, policy and encoding, by name.
+"""The :class:`Registry`: every registered class (problem, solver, reducer, policy, encoding,
+group, frame, model, ... — the kinds are open), by name.
 
-Plugins fill it through the ``symco_register`` hook; each entry remembers the plugin (and the
-installed package) that added it.
+Kinds are declared first (``symco_add_kinds``: the core declares its own the same way), then
+plugins fill the registry through the ``symco_register`` hook; each entry remembers the plugin
+(and the installed package) that added it.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from symco.core.errors import DuplicateNameError, UnknownNameError
 
@@ -17,8 +19,23 @@ if TYPE_CHECKING:
     from symco.core.problem import Problem
     from symco.core.solver import Solver
 
-Kind = Literal["problem", "solver", "reducer", "policy", "encoding"]
-KINDS: tuple[Kind, ...] = ("problem", "solver", "reducer", "policy", "encoding")
+Kind = str
+"""A kind's name (``"problem"``, ``"reducer"``, ``"improver"``, ...)."""
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    """A kind of pluggable thing.
+
+    ``per_problem``: names are unique per problem only (solvers, reducers), and entries are added
+    with ``problem=...``. ``base``: if set, every entry must be a subclass of it.
+    """
+
+    name: str
+    doc: str = ""
+    per_problem: bool = False
+    base: type | None = None
+    plugin: str = "<direct>"
 
 
 @dataclass(frozen=True)
@@ -44,12 +61,42 @@ class Entry:
 
 
 class Registry:
-    """Name -> class lookup for the five kinds of pluggable things."""
+    """Name -> class lookup for every declared kind of pluggable thing."""
 
     def __init__(self) -> None:
         self._entries: dict[tuple[Kind, str | None, str], Entry] = {}
+        self._kinds: dict[str, KindSpec] = {}
         self._plugin = "<direct>"
         self._package = "-"
+
+    # -- kinds -----------------------------------------------------------------------------------
+
+    def add_kind(
+        self, name: str, doc: str = "", *, per_problem: bool = False, base: type | None = None
+    ) -> KindSpec:
+        """Declare a kind (from a plugin's ``symco_add_kinds``); declaring one twice is an error."""
+        if not name or not isinstance(name, str):
+            raise TypeError(f"a kind needs a non-empty name, got {name!r}")
+        if name in self._kinds:
+            old = self._kinds[name]
+            raise DuplicateNameError(
+                f"kind '{name}' is declared twice: by plugin '{old.plugin}' and by plugin '{self._plugin}'"
+            )
+        spec = KindSpec(name, doc, per_problem, base, self._plugin)
+        self._kinds[name] = spec
+        return spec
+
+    def kinds(self) -> list[KindSpec]:
+        """Every declared kind, in declaration order."""
+        return list(self._kinds.values())
+
+    def kind(self, name: str) -> KindSpec:
+        """The declaration of kind ``name``; an unknown kind raises an error listing the known."""
+        if name not in self._kinds:
+            raise UnknownNameError(
+                f"unknown kind '{name}'; declared kinds: {', '.join(self._kinds) or 'none'}"
+            )
+        return self._kinds[name]
 
     # -- filling ---------------------------------------------------------------------------------
 
@@ -67,8 +114,11 @@ class Registry:
         self, kind: Kind, obj: Any, *, name: str | None = None, problem: str | None = None
     ) -> Any:
         """Register ``obj`` (a class) as ``kind``; returns ``obj`` so it can decorate a class."""
-        if kind not in KINDS:
-            raise ValueError(f"unknown kind {kind!r}; kinds are {', '.join(KINDS)}")
+        spec = self.kind(kind)
+        if spec.per_problem and problem is None:
+            raise TypeError(f"{kind} {obj!r} needs problem=... (names are unique per problem)")
+        if spec.base is not None and not (isinstance(obj, type) and issubclass(obj, spec.base)):
+            raise TypeError(f"{kind} {obj!r} must be a subclass of {spec.base.__qualname__}")
         name = name or getattr(obj, "name", None)
         if not isinstance(name, str) or not name:
             raise TypeError(f"{obj!r} has no 'name' attribute; give name=... when registering it")
@@ -102,6 +152,28 @@ class Registry:
         """Register a positional/structural encoding class under ``cls.name``."""
         return self.add("encoding", cls)  # type: ignore[no-any-return]
 
+    def add_group(self, cls: type[Any]) -> type[Any]:
+        """Register a :class:`~symco.core.symmetry.Group` subclass under ``cls.name``."""
+        return self.add("group", cls)  # type: ignore[no-any-return]
+
+    def add_frame(self, cls: type[Any]) -> type[Any]:
+        """Register a :class:`~symco.core.symmetry.Frame` subclass under ``cls.name``."""
+        return self.add("frame", cls)  # type: ignore[no-any-return]
+
+    def add_model(self, cls: type[Any], name: str | None = None) -> type[Any]:
+        """Register a trainable module class (a ``LightningModule``), by default under its
+        class name: ``symco fit`` configs name it by class path, checkpoints record that path,
+        and only registered classes are rebuilt from a checkpoint."""
+        return self.add("model", cls, name=name or cls.__name__)  # type: ignore[no-any-return]
+
+    def model_for_class_path(self, class_path: str) -> Entry:
+        """The registered model whose class lives at ``class_path`` (``module.Class``)."""
+        for e in self.entries("model"):
+            if class_path_of(e.obj) == class_path:
+                return e
+        known = ", ".join(class_path_of(e.obj) for e in self.entries("model")) or "none"
+        raise UnknownNameError(f"model class '{class_path}' is not registered; registered: {known}")
+
     def remove_plugin(self, plugin: str) -> None:
         """Drop every entry added by ``plugin`` (used when its registration hook fails half-way)."""
         self._entries = {k: e for k, e in self._entries.items() if e.plugin != plugin}
@@ -116,8 +188,11 @@ class Registry:
                 for e in self._entries.values()
                 if (kind is None or e.kind == kind) and (problem is None or e.problem == problem)
             ),
-            key=lambda e: (KINDS.index(e.kind), e.problem or "", e.name),
+            key=lambda e: (self._kind_order(e.kind), e.problem or "", e.name),
         )
+
+    def _kind_order(self, kind: str) -> int:
+        return list(self._kinds).index(kind) if kind in self._kinds else len(self._kinds)
 
     def names(self, kind: Kind, problem: str | None = None) -> list[str]:
         """Sorted names of ``kind`` (for per-problem kinds, those of ``problem``)."""
@@ -175,5 +250,10 @@ class Registry:
         return len(self._entries)
 
     def __repr__(self) -> str:
-        counts = ", ".join(f"{k}={len(self.entries(k))}" for k in KINDS)
+        counts = ", ".join(f"{k}={len(self.entries(k))}" for k in self._kinds)
         return f"Registry({counts})"
+
+
+def class_path_of(obj: Any) -> str:
+    """``module.QualName`` of a class (what a config's ``class_path`` names)."""
+    return f"{obj.__module__}.{obj.__qualname__}"

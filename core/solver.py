@@ -32,7 +32,7 @@ class Solver(ABC):
     max_size: ClassVar[int | None] = None
     """Largest instance size the solver accepts (exact solvers are exponential)."""
     deterministic: ClassVar[bool] = True
-    """Whether the same instance and seed give the same solution (time limits break this)."""
+    """Whether the same instance and seed give the same solution; see :meth:`reproducible`."""
     requires: ClassVar[tuple[str, ...]] = ()
     """Modules that must be importable for the solver to run (optional extras)."""
     install_hint: ClassVar[str] = ""
@@ -45,6 +45,12 @@ class Solver(ABC):
             raise InvalidInstanceError(f"--time-limit must be positive, got {time_limit}")
         self.time_limit = time_limit
         self.seed = seed
+
+    def reproducible(self) -> bool:
+        """Whether this configured solver gives the same solution for the same instance and seed
+        (:attr:`deterministic`; a solver whose determinism depends on its options, such as a time
+        limit, overrides this). ``symco data`` warns when its labels are not reproducible."""
+        return self.deterministic
 
     @classmethod
     def available(cls) -> bool:

@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from torch_geometric.data import Data
     from torch_geometric.transforms import BaseTransform
 
+    from symco.core.registry import Registry
+    from symco.core.symmetry.declare import Symmetry
+
 
 class Encoding(nn.Module):
     """Base of node encodings: ``transform()`` per graph, ``forward(batch) -> (N, out_dim)``."""
@@ -40,6 +43,29 @@ class Encoding(nn.Module):
 
     def forward(self, data: Data) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    # -- declared symmetries (symco check-symmetry, the contract tests) --------------------------
+
+    symmetry_nodes: ClassVar[int] = 8
+    """Nodes per graph of the random graphs the symmetry check runs on."""
+
+    def symmetry_inputs(self, n: int, generator: torch.Generator) -> Data:
+        """``n`` random graphs (cycles with chords) with this encoding's transform applied."""
+        from symco.encodings.symmetry import random_graphs
+
+        return random_graphs(
+            n, self.symmetry_nodes, generator, chords=2, transform=self.transform()
+        )
+
+    def symmetries(self, inputs: Data) -> list[Symmetry]:
+        """Every encoding is node-permutation equivariant: relabelling a graph's nodes permutes
+        the rows of its encoding. Spectral encodings add their eigenvector symmetries."""
+        from symco.encodings.symmetry import node_permutation
+
+        return [node_permutation(self.symmetry_nodes, graph_level=False)]
+
+    def symmetry_outputs(self, inputs: Data) -> Tensor:
+        return self(inputs)  # type: ignore[no-any-return]
 
     @torch.no_grad()
     def encode(self, graph: nx.Graph | Data) -> Data:
@@ -106,14 +132,18 @@ def _import(path: str) -> Any:
 
 
 def build_encoding(
-    spec: str | Mapping[str, Any] | Encoding | None, args: Mapping[str, Any] | None = None
+    spec: str | Mapping[str, Any] | Encoding | None,
+    args: Mapping[str, Any] | None = None,
+    registry: Registry | None = None,
 ) -> Encoding | None:
-    """An :class:`Encoding` from a registry name, a class path, or ``{class_path, init_args}``.
+    """An :class:`Encoding` from a class path, ``{class_path, init_args}``, or a registry name.
 
-    :param spec: ``"spe"`` (a registered name), ``"symco.encodings.SPE"`` (a class path),
-        ``{"class_path": ..., "init_args": {...}}`` (class path or registered name), an instance
-        (returned as is), or ``None``/``"none"`` for no encoding.
+    :param spec: ``"symco.encodings.SPE"`` (a class path), ``"spe"`` (a name registered in
+        ``registry``), ``{"class_path": ..., "init_args": {...}}`` (either form), an instance
+        (returned as is), or ``None``/``"none"`` for no encoding. ``symco fit`` configs may use
+        names: the CLI rewrites them to class paths with the registry it built.
     :param args: constructor arguments, merged over ``init_args``.
+    :param registry: where names are looked up (passed in, never built here).
     """
     if spec is None or isinstance(spec, Encoding):
         return spec
@@ -132,10 +162,11 @@ def build_encoding(
         return None
     if "." in spec:
         cls = _import(spec)
+    elif registry is None:
+        raise UnknownNameError(
+            f"encoding '{spec}' is given by name: use its class path, or pass the registry"
+        )
     else:
-        from symco.core.manager import load_registry
-
-        _, registry = load_registry()
         cls = registry.get("encoding", spec)
     if not (isinstance(cls, type) and issubclass(cls, Encoding)):
         raise InvalidInstanceError(f"'{spec}' is not a symco.encodings.Encoding subclass")

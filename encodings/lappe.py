@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
@@ -17,19 +17,26 @@ class PaddedLaplacianPE(AddLaplacianEigenvectorPE):
 
     The parent needs ``N > k`` (it fails on smaller graphs); here a graph with ``N <= k`` gets
     its ``N - 1`` non-trivial eigenvectors from the parent's code, then zero columns up to ``k``,
-    so every graph batches. The parent flips eigenvector signs with torch's global RNG: seed it
-    (or wrap the call in ``torch.random.fork_rng``) for reproducible output.
+    so every graph batches. The parent flips eigenvector signs with torch's global RNG; here its
+    call runs inside ``torch.random.fork_rng`` seeded from this transform's own generator
+    (``seed``), so the output is reproducible and the caller's RNG untouched.
     """
+
+    def __init__(self, k: int, *args: Any, seed: int = 0, **kwargs: Any) -> None:
+        super().__init__(k, *args, **kwargs)
+        self.generator = torch.Generator().manual_seed(seed)
 
     def forward(self, data: Data) -> Data:
         n = int(data.num_nodes or 0)
-        if n > self.k:
-            data = super().forward(data)
-        else:  # the parent's computation with the k it supports on this graph
-            parent = AddLaplacianEigenvectorPE(
-                n - 1, self.attr_name, self.is_undirected, **self.kwargs
-            )
-            data = parent.forward(data)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=self.generator)))
+            if n > self.k:
+                data = super().forward(data)
+            else:  # the parent's computation with the k it supports on this graph
+                parent = AddLaplacianEigenvectorPE(
+                    n - 1, self.attr_name, self.is_undirected, **self.kwargs
+                )
+                data = parent.forward(data)
         pe = getattr(data, self.attr_name)  # (N, min(k, N - 1))
         if pe.shape[1] < self.k:
             pe = torch.cat([pe, pe.new_zeros(pe.shape[0], self.k - pe.shape[1])], dim=1)
@@ -58,12 +65,15 @@ class LapPE(Encoding):
 
     name: ClassVar[str] = "lappe"
 
-    def __init__(self, k: int = 8, sign_flip: bool = True) -> None:
+    def __init__(self, k: int = 8, sign_flip: bool = True, seed: int = 0) -> None:
+        """:param seed: seeds this encoding's own generator (the training sign flips and the
+        transform's signs); the global RNG is never used."""
         super().__init__()
-        self.k, self.out_dim, self.sign_flip = k, k, sign_flip
+        self.k, self.out_dim, self.sign_flip, self.seed = k, k, sign_flip, seed
+        self.generator = torch.Generator().manual_seed(seed)
 
     def transform(self) -> PaddedLaplacianPE:
-        return PaddedLaplacianPE(self.k, attr_name="lap_pe", is_undirected=True)
+        return PaddedLaplacianPE(self.k, attr_name="lap_pe", is_undirected=True, seed=self.seed)
 
     def forward(self, data: Data) -> Tensor:
         pe = data.lap_pe  # (N, k)
@@ -74,7 +84,8 @@ class LapPE(Encoding):
                 if data.batch is not None
                 else torch.zeros_like(pe[:, 0], dtype=torch.long)
             )
-            sign = torch.randint(0, 2, (num_graphs, self.k), device=pe.device) * 2 - 1  # (B, k)
+            draw = torch.randint(0, 2, (num_graphs, self.k), generator=self.generator)
+            sign = (draw * 2 - 1).to(pe.device)  # (B, k)
             pe = pe * sign[batch]
         return pe
 

@@ -9,6 +9,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 from torch_geometric.utils import to_dense_adj, to_dense_batch
 
+from symco.core.symmetry.declare import Symmetry
 from symco.encodings.base import Encoding
 from symco.encodings.eigenpairs import EigenPairs
 from symco.encodings.gin import AxisGIN
@@ -46,6 +47,12 @@ class SignNet(Encoding):
             nn.Linear(num_eigs * hidden, out_dim), nn.ReLU(), nn.Linear(out_dim, out_dim)
         )
 
+    def symmetries(self, inputs: Data) -> list[Symmetry]:
+        """Permutation equivariant and invariant to eigenvector signs (φ(v) + φ(-v))."""
+        from symco.encodings.symmetry import eigen_signs
+
+        return [*super().symmetries(inputs), eigen_signs(self.num_eigs, self.symmetry_nodes)]
+
     def transform(self) -> EigenPairs:
         return EigenPairs(self.num_eigs)
 
@@ -56,7 +63,9 @@ class SignNet(Encoding):
             else data.eigvecs.new_zeros(data.num_nodes, dtype=torch.long)
         )
         v, node_mask = to_dense_batch(data.eigvecs, batch)  # (B, n, d), (B, n)
-        adj = to_dense_adj(data.edge_index, batch, max_num_nodes=v.shape[1])  # (B, n, n)
+        adj = to_dense_adj(data.edge_index, batch, max_num_nodes=v.shape[1]).to(
+            v.dtype
+        )  # (B, n, n)
         lam = data.eigvals.unsqueeze(1).expand_as(v)  # (B, n, d)
         h = sum(
             self.phi(torch.stack([s * v, lam], dim=-1), adj) for s in (1.0, -1.0)

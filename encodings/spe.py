@@ -9,6 +9,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 from torch_geometric.utils import to_dense_adj, to_dense_batch
 
+from symco.core.symmetry.declare import Symmetry
 from symco.encodings.base import Encoding
 from symco.encodings.eigenpairs import EigenPairs
 from symco.encodings.gin import AxisGIN
@@ -71,6 +72,25 @@ class SPE(Encoding):
         self.rho = AxisGIN(m, rho_hidden, rho_layers)
         self.out = nn.Linear(rho_hidden, out_dim)
 
+    def symmetry_inputs(self, n: int, generator: torch.Generator) -> Data:
+        """Cycles (no chords): every graph has the same spectrum, with eigenspaces of
+        dimension 2, so basis invariance is checked on real repeated eigenspaces."""
+        from symco.encodings.symmetry import random_graphs
+
+        return random_graphs(n, self.symmetry_nodes, generator, transform=self.transform())
+
+    def symmetries(self, inputs: Data) -> list[Symmetry]:
+        """Permutation equivariant; invariant to eigenvector signs and to the basis of each
+        repeated eigenspace (only :math:`V \\operatorname{diag}(\\varphi(\\Lambda)) V^\\top` is used)."""
+        from symco.encodings.symmetry import eigen_basis, eigen_signs
+
+        n = self.symmetry_nodes
+        return [
+            *super().symmetries(inputs),
+            eigen_signs(self.num_eigs, n),
+            eigen_basis(inputs, self.num_eigs, n),
+        ]
+
     def transform(self) -> EigenPairs:
         return EigenPairs(self.num_eigs)
 
@@ -87,7 +107,7 @@ class SPE(Encoding):
     ) -> Tensor:
         """SPE from batched eigenpairs (see the class docstring for the shapes)."""
         v, node_mask = to_dense_batch(eigvecs, batch)  # (B, n, d), (B, n)
-        adj = to_dense_adj(edge_index, batch, max_num_nodes=v.shape[1])  # (B, n, n)
+        adj = to_dense_adj(edge_index, batch, max_num_nodes=v.shape[1]).to(v.dtype)  # (B, n, n)
         phi = self.phi(eigvals) * eigmask.unsqueeze(-1)  # (B, d, m); dropped pairs contribute 0
         q = torch.einsum("bidm,bjd->bijm", v.unsqueeze(-1) * phi.unsqueeze(1), v)  # (B, n, n, m)
         h = self.rho(q, adj)  # (B, n, n, rho_hidden): GIN over axis 1, axis 2 is a set

@@ -1,59 +1,25 @@
-"""``symco fit|validate|test|predict`` (LightningCLI), ``symco evaluate`` and ``symco models``."""
+"""``symco evaluate``: decode instances with a trained policy-plus-reducer model, beside baselines.
+
+Training, ``models`` and ``export-model`` are the core's generic commands
+(:mod:`symco.core.training`); this module imports no torch until the command runs.
+"""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
-
-LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
+GROUP_ALIASES = {"d4": "square-dihedral"}
+"""Short names of ``--augment`` groups."""
 
 
-def run_lightning(args: argparse.Namespace, pm: Any, registry: Any) -> int:
-    """Hand the command line after ``symco`` to LightningCLI (its parser, errors and help)."""
-    import sys
+def _generate(problem: Any, spec: str, seed: int) -> list[Any]:
+    import numpy as np
 
-    import lightning as L
-    from lightning.pytorch.cli import LightningCLI
-
-    # LightningCLI reads sys.argv itself (passing `args=` as well makes it warn): show it ours.
-    saved, sys.argv = sys.argv, ["symco", args.command, *args.rest]
-    try:
-        LightningCLI(
-            L.LightningModule,
-            L.LightningDataModule,
-            subclass_mode_model=True,
-            subclass_mode_data=True,
-            parser_kwargs={"prog": "symco", "default_env": False},
-            save_config_kwargs={"overwrite": True},
-            auto_configure_optimizers=False,
-        )
-    finally:
-        sys.argv = saved
-    return 0
-
-
-def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    helps = {
-        "fit": "train a model from a YAML config (LightningCLI: symco fit --config configs/tsp/cpu.yaml)",
-        "validate": "validate a checkpoint (LightningCLI)",
-        "test": "test a checkpoint (LightningCLI)",
-        "predict": "predict with a checkpoint (LightningCLI)",
-    }
-    for name in LIGHTNING_COMMANDS:
-        p = subparsers.add_parser(name, help=helps[name], add_help=False, prefix_chars="\0")
-        p.add_argument("rest", nargs=argparse.REMAINDER)
-        p.set_defaults(handler=run_lightning)
-    add_model_commands(subparsers)
-
-
-def _generate(model: Any, spec: str, seed: int) -> list[Any]:
     from symco.core.errors import InvalidInstanceError
     from symco.plugins.bq.evaluate import Item
 
-    problem = model.problem
     items = []
     for part in spec.split(","):
         size, _, num = part.partition(":")
@@ -67,50 +33,94 @@ def _generate(model: Any, spec: str, seed: int) -> list[Any]:
     return items
 
 
-def run_evaluate(args: argparse.Namespace, pm: Any, registry: Any) -> int:
+def _items(args: argparse.Namespace, registry: Any, problem: Any) -> list[Any]:
+    """The instances to evaluate: files/datasets, then generated ones; all of the model's problem."""
+    from symco.core.cli import load_inputs
+    from symco.core.errors import InvalidInstanceError
+    from symco.plugins.bq.evaluate import Item
+
+    if not args.instances and not args.generate:
+        raise InvalidInstanceError("give instance files with --instances, or --generate SIZE:NUM")
+    items = [Item(*x) for x in load_inputs(registry, args.instances, problem.name)]
+    if args.generate:
+        items += _generate(problem, args.generate, args.seed)
+    wrong = [it.name for it in items if it.problem.name != problem.name]
+    if wrong:
+        raise InvalidInstanceError(
+            f"{wrong[0]}: not a {problem.name} instance (the model solves {problem.name})"
+        )
+    return items
+
+
+def _fill_references(args: argparse.Namespace, pm: Any, registry: Any, items: list[Any]) -> None:
+    """Solve the instances without a known reference with the reference solver."""
+    from symco.core.cli import _resolve_solver
+    from symco.plugins.bq.evaluate import solve_items
+
+    todo = [it for it in items if it.reference is None]
+    if args.reference == "none" or not todo:
+        return
+    problem = todo[0].problem
+    largest = max(it.problem.size(it.instance) for it in todo)
+    ref_cls = _resolve_solver(pm, registry, problem, args.reference, largest)
+    solve_items(ref_cls, {"seed": 0}, todo, args.workers, "reference")
+    for it in todo:
+        it.reference = it.results.pop("reference")["cost"]
+
+
+def _augment_group(name: str | None, registry: Any, problem: Any) -> Any:
+    """The ``--augment`` group (a registered group name or an alias), checked against the problem."""
+    if name is None:
+        return None
+    from symco.core.decoding import augmentation_key
+
+    group = registry.get("group", GROUP_ALIASES.get(name, name))()
+    augmentation_key(problem, group)  # refuses a group the problem is not invariant under
+    return group
+
+
+def _write_jsonl(path: str, items: list[Any], methods: list[str]) -> None:
     import json
 
-    from symco.core.cli import _resolve_solver, load_inputs
     from symco.core.dataset import atomic_path
+
+    label, lines = methods[0], []
+    for it in items:
+        r = it.results[label]
+        gap = None if it.reference is None else float(it.problem.gap(r["cost"], it.reference))
+        lines.append({
+            "name": it.name, "n": it.problem.size(it.instance), "cost": r["cost"],
+            "solution": it.problem.solution_to_json(r["solution"]), "time_s": r["time_s"],
+            "method": label, "reference": it.reference, "gap_percent": gap,
+            "baselines": {m: {"cost": it.results[m]["cost"], "time_s": it.results[m]["time_s"]} for m in methods[1:]},
+        })  # fmt: skip
+    with atomic_path(path) as tmp:
+        tmp.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    print(f"wrote {path}: {len(lines)} lines")
+
+
+def run_evaluate(args: argparse.Namespace, pm: Any, registry: Any) -> int:
+    import torch
+
     from symco.core.errors import InvalidInstanceError
+    from symco.core.manager import shipped_models
     from symco.core.table import format_table
-    from symco.plugins.bq.evaluate import (
-        Item,
-        parse_decode,
-        plot_items,
-        run_methods,
-        solve_items,
-        summary_rows,
-    )
-    from symco.plugins.bq.models import all_models, load_model
+    from symco.core.training.checkpoints import load_model
+    from symco.plugins.bq.evaluate import parse_decode, plot_items, run_methods, summary_rows
 
     try:
         parse_decode(args.decode)
     except ValueError as exc:
         raise InvalidInstanceError(str(exc)) from None
-    if not args.instances and not args.generate:
-        raise InvalidInstanceError("give instance files with --instances, or --generate SIZE:NUM")
     torch.set_num_threads(args.threads)
-    model = load_model(args.ckpt, all_models(pm))
-    items: list[Item] = []
-    if args.instances:
-        for name, problem, inst, ref in load_inputs(registry, args.instances, model.problem.name):
-            items.append(Item(name, problem, inst, ref))
-    if args.generate:
-        items += _generate(model, args.generate, args.seed)
-    wrong = [it.name for it in items if it.problem.name != model.problem.name]
-    if wrong:
-        raise InvalidInstanceError(
-            f"{wrong[0]}: not a {model.problem.name} instance (the model solves {model.problem.name})"
-        )
-    if args.reference != "none":
-        todo = [it for it in items if it.reference is None]
-        if todo:
-            largest = max(it.problem.size(it.instance) for it in todo)
-            ref_cls = _resolve_solver(pm, registry, model.problem, args.reference, largest)
-            solve_items(ref_cls, {"seed": 0}, todo, args.workers, "reference")
-            for it in todo:
-                it.reference = it.results.pop("reference")["cost"]
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise InvalidInstanceError(f"--device: {args.device} requested, but CUDA is not available")
+    model = load_model(args.ckpt, shipped_models(pm), registry)
+    model.module.to(args.device)
+    problem = model.module.problem
+    group = _augment_group(args.augment, registry, problem)
+    items = _items(args, registry, problem)
+    _fill_references(args, pm, registry, items)
     methods = run_methods(
         model,
         registry,
@@ -121,71 +131,19 @@ def run_evaluate(args: argparse.Namespace, pm: Any, registry: Any) -> int:
         baselines=args.baselines,
         baseline_time_limit=args.baseline_time_limit,
         workers=args.workers,
+        augment=group,
     )
-    label = methods[0]
-    rows = summary_rows(items, methods)
-    print(
-        format_table(
-            ["problem", "n", "instances", "method", "mean cost", "mean gap %", "s/instance"], rows
-        )
-    )
+    head = ["problem", "n", "instances", "method", "mean cost", "mean gap %", "s/instance"]
+    print(format_table(head, summary_rows(items, methods)))
     if args.out:
-        lines = []
-        for it in items:
-            r = it.results[label]
-            gap = None if it.reference is None else float(it.problem.gap(r["cost"], it.reference))
-            lines.append({
-                "name": it.name, "n": it.problem.size(it.instance), "cost": r["cost"],
-                "solution": it.problem.solution_to_json(r["solution"]), "time_s": r["time_s"],
-                "method": label, "reference": it.reference, "gap_percent": gap,
-                "baselines": {m: {"cost": it.results[m]["cost"], "time_s": it.results[m]["time_s"]} for m in methods[1:]},
-            })  # fmt: skip
-        with atomic_path(args.out) as tmp:
-            tmp.write_text("".join(json.dumps(x) + "\n" for x in lines))
-        print(f"wrote {args.out}: {len(lines)} lines")
+        _write_jsonl(args.out, items, methods)
     if args.plot:
-        from pathlib import Path
-
-        files = plot_items(items, label, Path(args.plot), args.plot_max)
+        files = plot_items(items, methods[0], Path(args.plot), args.plot_max)
         print(f"wrote {len(files)} plots to {args.plot}")
     return 0
 
 
-def run_models(args: argparse.Namespace, pm: Any, registry: Any) -> int:
-    from pathlib import Path
-
-    from symco.core.table import format_table
-    from symco.plugins.bq.models import all_models, read_checkpoint
-
-    rows = []
-    for name, path in sorted(all_models(pm).items()):
-        obj = read_checkpoint(Path(path))
-        hp = obj["hyper_parameters"]
-        params = sum(v.numel() for v in obj["state_dict"].values())
-        rows.append([name, hp.get("problem"), f"{params / 1e6:.2f}M", f"{Path(path).stat().st_size / 1e6:.1f} MB",
-                     str(obj.get("notes", ""))[:70]])  # fmt: skip
-    print(
-        format_table(["name", "problem", "parameters", "file", "notes"], rows)
-        if rows
-        else "no shipped models"
-    )
-    return 0
-
-
-def run_export(args: argparse.Namespace, pm: Any, registry: Any) -> int:
-    from pathlib import Path
-
-    from symco.plugins.bq.models import export_model
-
-    slim = export_model([Path(c) for c in args.ckpt], Path(args.out), args.notes)
-    avg = f", mean of {len(args.ckpt)} checkpoints" if len(args.ckpt) > 1 else ""
-    print(
-        f"wrote {args.out} (step {slim['global_step']}{avg}, {Path(args.out).stat().st_size / 1e6:.1f} MB)"
-    )
-    return 0
-
-
-def add_model_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from symco.core.cli import _number
 
     p = subparsers.add_parser(
@@ -211,6 +169,13 @@ def add_model_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentP
         "--seed", type=_number(int, 0, strict=False), default=0, help="seed of --generate"
     )
     p.add_argument("--decode", default="greedy", help="greedy or beam:W")
+    p.add_argument(
+        "--augment",
+        default=None,
+        metavar="GROUP",
+        help="decode every image of each instance under a finite symmetry group of the problem "
+        "and keep the best (d4: the 8 symmetries of the unit square)",
+    )
     p.add_argument(
         "--knn",
         type=_number(int, 1, strict=False),
@@ -241,25 +206,10 @@ def add_model_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentP
         "--workers", type=_number(int, 1, strict=False), default=2, help="solver processes"
     )
     p.add_argument("--threads", type=_number(int, 1, strict=False), default=2, help="torch threads")
+    p.add_argument("--device", default="cpu", help="torch device to decode on (cpu, cuda, ...)")
     p.add_argument("--out", default=None, help="one JSON line per instance")
     p.add_argument("--plot", default=None, metavar="DIR", help="draw tours as PNG")
     p.add_argument(
         "--plot-max", type=_number(int, 1, strict=False), default=4, help="plots per size"
     )
     p.set_defaults(handler=run_evaluate)
-
-    p = subparsers.add_parser("models", help="list the trained models plugins ship")
-    p.set_defaults(handler=run_models)
-
-    p = subparsers.add_parser(
-        "export-model", help="slim a Lightning checkpoint into a shippable model file"
-    )
-    p.add_argument(
-        "--ckpt",
-        required=True,
-        nargs="+",
-        help="Lightning checkpoint of a BQModule; several of one run are averaged weight by weight",
-    )
-    p.add_argument("--out", required=True, help="output .pt file")
-    p.add_argument("--notes", default="", help="how it was trained (shown by `symco models`)")
-    p.set_defaults(handler=run_export)

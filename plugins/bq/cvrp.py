@@ -24,7 +24,7 @@ from torch import Tensor
 
 from symco.core.reducer import ReducedBatch
 from symco.plugins.bq.common import (
-    BQReducer,
+    SampledBQReducer,
     d4_augment,
     end_distances,
     gather_rows,
@@ -62,7 +62,7 @@ class CVRPState:
         return self.tour[:, -1]
 
 
-class BQCVRPReducer(BQReducer[CVRPState]):
+class BQCVRPReducer(SampledBQReducer[CVRPState]):
     """Partial CVRP solution -> ``[origin, remaining customers, depot]`` with capacity features.
 
     The episode starts at the depot with an empty vehicle, so the first action is always "via
@@ -125,6 +125,91 @@ class BQCVRPReducer(BQReducer[CVRPState]):
 
     def select(self, state: CVRPState, index: Tensor) -> CVRPState:
         return CVRPState(*(getattr(state, f)[index] for f in CVRPState.__dataclass_fields__))
+
+    def state_from_partial(self, instances: Mapping[str, Tensor], partial: Tensor) -> CVRPState:
+        """The state after the giant-tour prefix ``partial`` (B, L), e.g. ``[0, a, b, 0, c]``.
+
+        Each route is preceded by the depot ``0`` (the first customer is always reached via the
+        depot); a customer preceded by ``0`` is flagged ``via``; the vehicle stands on the last
+        customer with the capacity minus the demand served on the current (last) route. A trailing
+        ``0`` changes nothing: the MDP decides the refill together with the next customer. Every
+        row must serve the same number of customers, as :meth:`reduce` assumes.
+
+        :raises ValueError: rows with different numbers of customers, a customer out of range or
+            served twice.
+        """
+        state = self.init_state(instances)
+        b, n1 = state.visited.shape
+        s = partial.long().to(state.coords.device)  # (B, L)
+        counts = (s > 0).sum(dim=1)  # (B,)
+        t = int(counts[0]) if b else 0
+        if bool((counts != t).any()):
+            raise ValueError(
+                "CVRP partial solutions must serve the same number of customers across the batch,"
+                f" got {counts.tolist()}"
+            )
+        if t == 0:
+            return state
+        order, via = self.trajectory(instances, s)  # (B, t) each
+        if bool((order >= n1).any()):
+            raise ValueError(f"a CVRP partial solution holds a node outside 0..{n1 - 1}")
+        visited = state.visited.clone()
+        visited.scatter_(1, order, True)
+        if bool((visited.sum(dim=1) != t + 1).any()):
+            raise ValueError("a CVRP partial solution serves a customer twice")
+        via = via.bool()
+        route = via.long().cumsum(dim=1)  # (B, t) route number of each customer
+        current_route = route == route[:, -1:]  # (B, t)
+        demand = gather_rows(state.demands, order)  # (B, t)
+        served = torch.where(current_route, demand, 0.0).sum(dim=1)  # (B,) integers: exact
+        return CVRPState(
+            state.coords,
+            state.demands,
+            state.capacity,
+            visited,
+            order,
+            via,
+            state.capacity - served,
+        )
+
+    def equivalent_partial(
+        self, instances: Mapping[str, Tensor], partial: Tensor, generator: torch.Generator
+    ) -> tuple[dict[str, Tensor], Tensor]:
+        """The same customers in other routes' order: the complete routes shuffled and some of
+        them reversed, the current (last) route's customers before the vehicle's position
+        shuffled. The position, the served set and the capacity left stay (instances unchanged).
+
+        :return: the new giant-tour prefixes, ``-1`` padded (trailing ``0`` dropped).
+        """
+        s = partial.long()
+        b = s.shape[0]
+        dev = s.device
+        order, via_long = self.trajectory(instances, s)  # (B, t) each
+        t = order.shape[1]
+        if t == 0:
+            return dict(instances), s.clone()
+        route = via_long.cumsum(dim=1) - 1  # (B, t) route id of each position
+        current = route == route[:, -1:]  # (B, t) on the current route
+        pos = torch.arange(t, device=dev).expand(b, t)
+        # complete routes: a random rank per route id, a random direction
+        rank = torch.gather(shuffled(t, b, generator, dev), 1, route)
+        reverse = torch.gather((torch.rand(b, t, generator=generator) < 0.5).to(dev), 1, route)
+        inner = torch.where(reverse, t - 1 - pos, pos)  # (B, t) key within the route
+        # the current route comes last, its customers shuffled but for the last one
+        rank = torch.where(current, t, rank)
+        inner = torch.where(current, shuffled(t, b, generator, dev), inner)
+        inner = torch.where(pos == t - 1, t, inner)
+        perm = (rank * (t + 1) + inner).argsort(dim=1)  # (B, t)
+        order, route = torch.gather(order, 1, perm), torch.gather(route, 1, perm)
+        via = torch.ones_like(order, dtype=torch.bool)
+        via[:, 1:] = route[:, 1:] != route[:, :-1]
+        # the giant tour: each customer moves right by the depots up to its route's (inclusive)
+        at = pos + via.long().cumsum(dim=1)  # (B, t) where each customer goes
+        width = t + int(via.sum(dim=1).max())
+        out = torch.full((b, width + 1), -1, dtype=torch.long, device=dev)  # a spare column
+        out.scatter_(1, at, order)
+        out.scatter_(1, torch.where(via, at - 1, width), 0)  # the depot before each route
+        return dict(instances), out[:, :width]
 
     # -- reduction -------------------------------------------------------------------------------
 

@@ -13,6 +13,9 @@ import torch
 from symco.core.problem import Instances, Problem
 from symco.core.solver import Solver
 
+GROUP_LABELS = {"square-dihedral": "d4"}
+"""Short labels of augmentation groups in method names."""
+
 
 @dataclass
 class Item:
@@ -37,13 +40,40 @@ def parse_decode(text: str) -> tuple[str, int]:
     raise ValueError(f"--decode must be 'greedy' or 'beam:W' with W >= 1, got {text!r}")
 
 
-def decode_items(
-    model: Any, items: Sequence[Item], decode: str, *, knn: int | None, batch_size: int, label: str
-) -> None:
-    """Decode every item with the model, batching instances of equal size; fills ``results[label]``."""
-    from symco.plugins.bq.decode import beam_search, greedy
+def decoder(module: Any, decode: str, knn: int | None, augment: Any = None) -> Any:
+    """``instances -> solutions`` for a policy-plus-reducer module: greedy or beam search, over
+    every image under the finite group ``augment`` when given (best image kept)."""
+    from symco.core.decoding import beam_search, decode_augmented, greedy
 
     kind, width = parse_decode(decode)
+    policy, reducer, problem = module.policy, module.reducer, module.problem
+
+    def run(tensors: Any) -> list[np.ndarray]:
+        if kind == "greedy":
+            return greedy(policy, reducer, tensors, knn=knn)
+        return beam_search(policy, reducer, problem, tensors, width, knn=knn)
+
+    if augment is None:
+        return run
+    return lambda tensors: decode_augmented(run, problem, augment, tensors)
+
+
+def decode_items(
+    model: Any,
+    items: Sequence[Item],
+    decode: str,
+    *,
+    knn: int | None,
+    batch_size: int,
+    label: str,
+    augment: Any = None,
+) -> None:
+    """Decode every item with the model, batching instances of equal size; fills ``results[label]``.
+
+    With ``augment`` (a finite group) each batch carries every image of its instances."""
+    problem = model.module.problem
+    run = decoder(model.module, decode, knn, augment)
+    device = next(model.module.parameters()).device  # decode where the model is
     groups: dict[tuple[int, tuple[str, ...]], list[Item]] = {}
     for it in items:
         key = (it.problem.size(it.instance), tuple(sorted(it.instance)))
@@ -54,17 +84,12 @@ def decode_items(
             arrays = {
                 k: np.concatenate([it.instance[k] for it in chunk]) for k in chunk[0].instance
             }
-            tensors = {k: torch.as_tensor(v) for k, v in arrays.items()}
+            tensors = {k: torch.as_tensor(v).to(device) for k, v in arrays.items()}
             t0 = time.perf_counter()
-            if kind == "greedy":
-                sols = greedy(model.policy, model.reducer, tensors, knn=knn)
-            else:
-                sols = beam_search(
-                    model.policy, model.reducer, model.problem, tensors, width, knn=knn
-                )
+            sols = run(tensors)
             per = (time.perf_counter() - t0) / len(chunk)
-            model.problem.check_solution(arrays, sols)
-            costs = model.problem.objective(arrays, sols)
+            problem.check_solution(arrays, sols)
+            costs = problem.objective(arrays, sols)
             for it, sol, cost in zip(chunk, sols, costs):
                 it.results[label] = {"cost": float(cost), "solution": sol, "time_s": per}
 
@@ -167,22 +192,29 @@ def run_methods(
     baselines: bool,
     baseline_time_limit: float,
     workers: int,
+    augment: Any = None,
 ) -> list[str]:
     """Decode ``items`` with each decoding of the model, then run the problem's baseline solvers.
 
-    Beam search batches ``batch_size // 8`` instances (each carries W beams).
+    Beam search batches ``batch_size // 8`` instances (each carries W beams); augmentation by a
+    group of K elements batches ``batch_size // K`` instances (each carries K images).
     :return: the method labels, in table order.
     """
     methods = []
-    knn = knn if model.reducer.supports_knn else None  # not shown in labels where it does nothing
+    module = model.module
+    knn = knn if module.reducer.supports_knn else None  # not shown in labels where it does nothing
+    images = 1 if augment is None else len(augment.elements())
     for decode in decodes:
         label = f"{model.name} {decode}" + (f" knn{knn}" if knn else "")
+        label += f" +{GROUP_LABELS.get(augment.name, augment.name)}" if augment is not None else ""
         bs = batch_size if decode == "greedy" else max(1, batch_size // 8)
-        decode_items(model, items, decode, knn=knn, batch_size=bs, label=label)
+        bs = max(1, bs // images)
+        decode_items(model, items, decode, knn=knn, batch_size=bs, label=label, augment=augment)
         methods.append(label)
     if baselines:
-        for name in model.problem.baselines:
-            cls = registry.solver_class(model.problem.name, name)
+        problem = module.problem
+        for name in problem.baselines:
+            cls = registry.solver_class(problem.name, name)
             if cls.available():
                 options = {"seed": 0, "time_limit": baseline_time_limit}
                 solve_items(cls, options, items, workers, name)

@@ -50,8 +50,7 @@ class BQKPReducer(BQReducer[KPState]):
     ``normalize`` divides weights by the remaining capacity and values by the largest remaining
     value (the optimal set is invariant to both scalings), keeping ``left / capacity`` as the
     third feature. Sub-problems for training pack a uniformly drawn number of the expert's items,
-    chosen at random: ``min_subproblem`` and ``sizes`` do not apply (accepted for a common config
-    schema); there are no coordinates, so ``augment`` and ``knn`` do nothing.
+    chosen at random. There are no coordinates: no augmentation, and ``knn`` does nothing.
     """
 
     name: ClassVar[str] = "bq"
@@ -88,6 +87,57 @@ class BQKPReducer(BQReducer[KPState]):
 
     def select(self, state: KPState, index: Tensor) -> KPState:
         return KPState(*(getattr(state, f)[index] for f in KPState.__dataclass_fields__))
+
+    def state_from_partial(self, instances: Mapping[str, Tensor], partial: Tensor) -> KPState:
+        """The state after packing the items ``partial`` (B, L) (any order, ``-1`` padded; rows
+        may differ in length): the capacity left is the capacity less their weights, subtracted
+        one by one in the given order as :meth:`step` does.
+
+        :raises ValueError: an item out of range or packed twice.
+        """
+        state = self.init_state(instances)
+        b, n = state.weights.shape
+        s = partial.long().to(state.weights.device)  # (B, L)
+        valid = s >= 0
+        if bool((s >= n).any()):
+            raise ValueError(f"KP partial solutions hold items of 0..{n - 1}")
+        packed = torch.zeros(b, n + 1, dtype=torch.bool, device=s.device)  # column n: padding
+        packed.scatter_(1, torch.where(valid, s, n), True)
+        packed = packed[:, :n]
+        if bool((packed.sum(dim=1) != valid.sum(dim=1)).any()):
+            raise ValueError("a KP partial solution packs an item twice")
+        w = gather_rows(state.weights, s)  # (B, L)
+        left = state.left
+        for i in range(s.shape[1]):  # one by one (not a sum), so the float32 capacity is step's
+            left = torch.where(valid[:, i], left - w[:, i], left)
+        return KPState(state.weights, state.values, state.capacity, left, packed)
+
+    def equivalent_partial(
+        self, instances: Mapping[str, Tensor], partial: Tensor, generator: torch.Generator
+    ) -> tuple[dict[str, Tensor], Tensor]:
+        """The packed items in another order, in an instance where two of them (where at least two
+        are packed) trade weight ``+delta``/``-delta`` (both stay positive, the packed weight is
+        the same) and every packed item has another value; the unpacked items are untouched."""
+        s = partial.long()
+        b, width = s.shape
+        dev = s.device
+        valid = s >= 0
+        key = torch.rand(b, width, generator=generator).to(dev).masked_fill(~valid, 2.0)
+        out = torch.gather(s, 1, key.argsort(dim=1))  # (B, L) shuffled, padding last
+        weights, values = instances["weights"].clone(), instances["values"].clone()
+        n = weights.shape[1]
+        if width >= 2:
+            rows = (valid.sum(dim=1) >= 2).nonzero()[:, 0]  # (R,)
+            i, j = out[rows, 0], out[rows, 1]  # two random packed items
+            wi, wj = weights[rows, i], weights[rows, j]
+            u = torch.rand(len(rows), generator=generator, dtype=torch.float64)
+            delta = (u.to(dev, weights.dtype) - 0.5) * torch.minimum(wi, wj)  # |delta| < w / 2
+            weights[rows, i], weights[rows, j] = wi + delta, wj - delta
+        fresh = torch.rand(b, width, generator=generator, dtype=torch.float64).to(dev)
+        fresh = fresh.to(values.dtype) * values.amax(dim=1, keepdim=True)  # (B, L)
+        values = torch.cat([values, values[:, :1]], dim=1)  # column n: padding
+        values.scatter_(1, torch.where(valid, s, n), fresh)
+        return {**instances, "weights": weights, "values": values[:, :n]}, out
 
     # -- reduction -------------------------------------------------------------------------------
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import glob
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import lightning as L
 import numpy as np
@@ -19,10 +19,12 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from symco.core.dataset import concat_arrays, load_dataset
-from symco.core.errors import DataFileError
-from symco.core.manager import load_registry
+from symco.core.errors import DataFileError, InvalidInstanceError
 from symco.core.policy import Policy
+from symco.core.problem import Problem
 from symco.core.reducer import ReducedBatch, SymmetryReducer
+from symco.core.symmetry.declare import Symmetry
+from symco.core.training.config import SHIPPED_MODEL, from_config
 
 
 def imitation_loss(policy: Policy, batch: ReducedBatch) -> tuple[Tensor, Tensor]:
@@ -43,43 +45,34 @@ def imitation_loss(policy: Policy, batch: ReducedBatch) -> tuple[Tensor, Tensor]
     return loss, acc
 
 
-def build_components(
-    problem: str,
-    reducer: str,
-    policy: str,
-    reducer_args: dict[str, Any],
-    policy_args: dict[str, Any],
-) -> tuple[Any, SymmetryReducer[Any], Policy]:
-    """Problem, reducer and policy by registry name; the policy's input sizes come from the reducer."""
-    _, registry = load_registry()
-    prob = registry.problem(problem)
-    red = registry.get("reducer", reducer, problem)(**reducer_args)
-    pol = registry.get("policy", policy)(
-        red.num_features, red.num_node_types, red.actions_per_node, **policy_args
-    )
-    return prob, red, pol
-
-
 class BQModule(L.LightningModule):
     """A policy trained to imitate expert solutions through a BQ reducer.
 
-    Validation decodes the held-out instances greedily and logs ``val/gap`` (percent above the
-    dataset's reference objective; below for maximisation problems, same sign convention).
+    The components are injected (``class_path``/``init_args`` in YAML; registry names such as
+    ``reducer: bq`` are accepted by ``symco fit``): the ``problem`` scores solutions, the
+    ``reducer`` turns states into reduced batches and expert solutions into samples, and
+    ``policy`` is built by calling it with the reducer's input sizes
+    ``(num_features, num_node_types, actions_per_node)`` — in YAML, the policy's class and its
+    own options only. Validation decodes the held-out instances greedily and logs ``val/gap``
+    (percent above the dataset's reference objective; below for maximisation problems, same
+    sign convention), scored on the device by the problem's torch objective.
     """
+
+    registry_fields: ClassVar[dict[str, str]] = {
+        "problem": "problem",
+        "reducer": "reducer",
+        "policy": "policy",
+        "init_from": SHIPPED_MODEL,
+    }
+    """Arguments a config may give as registry names (resolved by ``symco fit``)."""
+    architecture_hparams: ClassVar[tuple[str, ...]] = ("problem", "reducer", "policy")
+    """What must agree for two checkpoints to be averaged (``symco export-model``)."""
 
     def __init__(
         self,
-        problem: str = "tsp",
-        reducer: str = "bq",
-        policy: str = "transformer",
-        num_layers: int = 9,
-        dim: int = 192,
-        heads: int = 12,
-        ff_dim: int = 512,
-        normalize: bool = True,
-        min_subproblem: int = 4,
-        augment: bool = True,
-        subproblem_sizes: Literal["uniform", "loguniform"] = "uniform",
+        problem: Problem,
+        reducer: SymmetryReducer,  # (bare: jsonargparse resolves a generic alias badly)
+        policy: Callable[[int, int, int], Policy],
         lr: float = 7.5e-4,
         weight_decay: float = 0.0,
         warmup_steps: int = 200,
@@ -89,36 +82,39 @@ class BQModule(L.LightningModule):
         val_knn: int | None = None,
         init_from: str | None = None,
     ) -> None:
+        """:param seed: seeds the sub-problems drawn each step (with the optimizer step and the
+            micro-batch, so gradient accumulation draws fresh ones per micro-batch).
+        :param val_knn: kNN view for validation decoding (``None``: all nodes).
+        :param init_from: a model file or checkpoint (a shipped model's name in a config) whose
+            policy weights start training."""
         super().__init__()
-        self.save_hyperparameters()
-        self.problem, self.reducer, self.policy = build_components(
-            problem,
-            reducer,
-            policy,
-            {
-                "normalize": normalize,
-                "min_subproblem": min_subproblem,
-                "augment": augment,
-                "sizes": subproblem_sizes,
-            },
-            {"num_layers": num_layers, "dim": dim, "heads": heads, "ff_dim": ff_dim},
+        if reducer.problem != problem.name:
+            raise InvalidInstanceError(
+                f"model.reducer: {type(reducer).__name__} reduces {reducer.problem}, "
+                f"the model's problem is {problem.name}"
+            )
+        # built from a config (symco fit, a checkpoint): the plain config is recorded, components
+        # included; built in Python: the components are objects and stay out of the hparams
+        self.save_hyperparameters(
+            ignore=None if from_config() else ["problem", "reducer", "policy"]
         )
+        self.problem, self.reducer = problem, reducer
+        self.policy = policy(reducer.num_features, reducer.num_node_types, reducer.actions_per_node)
 
     def setup(self, stage: str) -> None:
-        """Start from the weights of a model file or shipped model (``init_from``), if given.
+        """Start from the weights of a model file or checkpoint (``init_from``), if given.
 
         A ``--ckpt_path`` resume restores its own weights after this, so resuming is unaffected.
         A source trained on fewer node features (a reducer that appends features, e.g. ``bq`` ->
         ``bq-dist``) loads with zero weights on the new inputs: the start model computes exactly
         what the source did, and training learns what the new features add.
         """
-        name = self.hparams["init_from"]
-        if stage != "fit" or not name:
+        path = self.hparams["init_from"]
+        if stage != "fit" or not path:
             return
-        from symco.plugins.bq.models import all_models, read_checkpoint
+        from symco.core.training.checkpoints import read_checkpoint
 
-        pm, _ = load_registry()
-        obj = read_checkpoint(Path(all_models(pm).get(name, name)))
+        obj = read_checkpoint(Path(path))
         state = {
             k[len("policy.") :]: v for k, v in obj["state_dict"].items() if k.startswith("policy.")
         }
@@ -132,14 +128,34 @@ class BQModule(L.LightningModule):
             self.policy.load_state_dict(state, strict=True)
         except RuntimeError as exc:
             raise DataFileError(
-                f"model.init_from: {name} does not fit this policy ({str(exc).splitlines()[0]})"
+                f"model.init_from: {path} does not fit this policy ({str(exc).splitlines()[0]})"
             ) from None
+
+    # -- declared symmetries (symco check-symmetry) --------------------------------------------
+
+    symmetry_size: ClassVar[int] = 12
+    """Nodes of the random instances the symmetry check runs on."""
+
+    def symmetry_inputs(self, n: int, generator: torch.Generator) -> ReducedBatch:
+        """Reduced batches of random instances a few random steps in (float64 features)."""
+        from symco.core.policy import random_reduced_batch
+
+        batch = random_reduced_batch(self.problem, self.reducer, n, self.symmetry_size, generator)
+        return batch.to(self.device)
+
+    def symmetries(self, inputs: ReducedBatch) -> Sequence[Symmetry]:
+        """The policy is node-permutation equivariant on reduced batches (no positional
+        encoding over nodes): permuting the nodes permutes the logits."""
+        from symco.core.policy import node_permutation_symmetry
+
+        return [node_permutation_symmetry(inputs.features.shape[1])]
+
+    def symmetry_outputs(self, inputs: ReducedBatch) -> Tensor:
+        return self.policy(inputs)
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         # a fresh generator per step: resumed runs draw the same sub-problems as uninterrupted ones
-        gen = torch.Generator().manual_seed(
-            self.hparams["seed"] * 1_000_003 + self.global_step * 64 + self.global_rank
-        )
+        gen = torch.Generator().manual_seed(self._step_seed())
         samples = self.reducer.expand(batch, batch["solutions"], generator=gen)
         loss, acc = imitation_loss(self.policy, samples)
         self.log("train/loss", loss, prog_bar=True)
@@ -147,15 +163,28 @@ class BQModule(L.LightningModule):
         self.log("train/subproblem", float(samples.features.shape[1]))
         return loss
 
-    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        from symco.plugins.bq.decode import greedy
+    def _step_seed(self) -> int:
+        """The seed of this training micro-batch's sub-problems: a pure function of the model's
+        ``seed``, the rank and the position in the run, so a resumed run draws what an
+        uninterrupted one would. Under gradient accumulation each micro-batch of a window gets
+        its own (``global_step`` alone repeats across the window)."""
+        accumulate = self.trainer.accumulate_grad_batches if self._trainer is not None else 1
+        index = self.global_step * 64 + self.global_rank
+        if accumulate > 1:
+            within = self.trainer.fit_loop.epoch_loop.batch_progress.current.processed % accumulate
+            index = (self.global_step * accumulate + within) * 64 + self.global_rank
+        return int(self.hparams["seed"]) * 1_000_003 + index
 
-        refs = batch.pop("objectives").cpu().numpy()
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        from symco.core.decoding import greedy
+
+        refs = batch.pop("objectives")
         batch.pop("solutions", None)
         sols = greedy(self.policy, self.reducer, batch, knn=self.hparams["val_knn"])
-        inst = {k: v.cpu().numpy() for k, v in batch.items()}
-        values = self.problem.objective(inst, sols)
-        gap = torch.as_tensor(self.problem.gap(values, refs).mean(), dtype=torch.float32)
+        packed = torch.as_tensor(self.problem.pack_solutions(sols), device=refs.device)
+        values = self.problem.objective_torch(batch, packed).to(refs.dtype)  # (B,) on the device
+        diff = values - refs if self.problem.sense == "min" else refs - values
+        gap = (100.0 * diff / refs.abs()).mean().float()
         self.log("val/gap", gap, prog_bar=True, sync_dist=True, batch_size=len(refs))
 
     def configure_optimizers(self) -> Any:
@@ -235,11 +264,13 @@ def _expand_paths(paths: list[str], field: str) -> list[Path]:
 class BQDataModule(L.LightningDataModule):
     """Solved instances from ``symco data`` ``.npz`` files (paths or globs), held in memory."""
 
+    registry_fields: ClassVar[dict[str, str]] = {"problem": "problem"}
+
     def __init__(
         self,
+        problem: Problem,
         train_paths: list[str],
         val_paths: list[str] | None = None,
-        problem: str = "tsp",
         batch_size: int = 128,
         val_batch_size: int = 256,
         val_instances: int | None = 256,
@@ -250,13 +281,13 @@ class BQDataModule(L.LightningDataModule):
         """:param shuffle_seed: seeds the order of training instances (named apart from the
         model's ``seed``: Lightning refuses equal hparam names with different values)."""
         super().__init__()
-        self.save_hyperparameters()
+        self.save_hyperparameters(ignore=None if from_config() else ["problem"])
+        self.problem = problem
         self.train: _Rows | None = None
         self.val: _Rows | None = None
 
     def _load(self, paths: list[str], field: str, limit: int | None) -> _Rows:
-        _, registry = load_registry()
-        problem = registry.problem(self.hparams["problem"])
+        problem = self.problem
         parts: list[dict[str, np.ndarray]] = []
         for path in _expand_paths(paths, field):
             ds = load_dataset(path, problem)

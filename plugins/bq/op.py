@@ -26,7 +26,7 @@ from torch import Tensor
 
 from symco.core.reducer import ReducedBatch
 from symco.plugins.bq.common import (
-    BQReducer,
+    AugmentedBQReducer,
     d4_augment,
     end_distances,
     gather_rows,
@@ -61,11 +61,20 @@ class OPState:
         return ~self.visited & (d_go + d_back <= self.left[:, None] + SLACK) & ~self.ended[:, None]
 
 
-class BQOPReducer(BQReducer[OPState]):
+def _path_lengths(coords: Tensor, nodes: Tensor) -> Tensor:
+    """(B,) lengths of the open paths depot -> ``nodes`` (B, L), ``-1`` padded, in ``coords``'
+    dtype (``coords`` (B, N+1, 2), depot first)."""
+    b = nodes.shape[0]
+    path = torch.cat([torch.zeros(b, 1, dtype=torch.long, device=nodes.device), nodes], dim=1)
+    pts = gather_rows(coords, path)  # (B, L+1, 2)
+    legs = torch.linalg.vector_norm(pts[:, 1:] - pts[:, :-1], dim=-1)  # (B, L)
+    return torch.where(nodes >= 0, legs, 0.0).sum(dim=1)
+
+
+class BQOPReducer(AugmentedBQReducer[OPState]):
     """Partial OP tour -> ``[origin, reachable unvisited nodes (by index), depot]``.
 
-    Training samples draw the step ``t`` uniformly per expert tour (``min_subproblem`` and
-    ``sizes`` do not apply; accepted for a common config schema). ``augment``: random D4 symmetry
+    Training samples draw the step ``t`` uniformly per expert tour. ``augment``: random D4 symmetry
     and random tour direction (a reversed optimal tour is optimal). ``normalize``: coordinates
     to the unit square, the budget scaled alike.
     """
@@ -124,6 +133,67 @@ class BQOPReducer(BQReducer[OPState]):
 
     def select(self, state: OPState, index: Tensor) -> OPState:
         return OPState(*(getattr(state, f)[index] for f in OPState.__dataclass_fields__))
+
+    def state_from_partial(self, instances: Mapping[str, Tensor], partial: Tensor) -> OPState:
+        """The state after visiting ``partial`` (B, L): nodes in order, the depot excluded,
+        right-padded with ``-1`` (rows may differ in length).
+
+        The vehicle stands on the last node (the depot for an empty row) with the budget
+        ``max_length`` less the length of the path depot -> ... -> current, subtracted leg by leg
+        as :meth:`step` does; the tour has not ended.
+
+        :raises ValueError: the depot ``0``, a node out of range or visited twice, ``-1`` before a
+            node.
+        """
+        state = self.init_state(instances)
+        b, n1 = state.visited.shape
+        dev = state.coords.device
+        s = partial.long().to(dev)  # (B, L)
+        valid = s > 0  # (B, L)
+        if bool((s == 0).any()) or bool((s >= n1).any()):
+            raise ValueError(f"OP partial tours hold nodes of 1..{n1 - 1} (the depot is implied)")
+        if bool((valid[:, 1:] & ~valid[:, :-1]).any()):
+            raise ValueError("OP partial tours must be right-padded with -1")
+        counts = valid.sum(dim=1)  # (B,)
+        visited = state.visited.clone()
+        visited.scatter_(1, s.clamp_min(0), True)  # padding marks the depot, visited already
+        if bool((visited.sum(dim=1) != counts + 1).any()):
+            raise ValueError("an OP partial tour visits a node twice")
+        path = torch.cat([torch.zeros(b, 1, dtype=torch.long, device=dev), s.clamp_min(0)], 1)
+        pts = gather_rows(state.coords, path)  # (B, L+1, 2)
+        legs = torch.linalg.vector_norm(pts[:, 1:] - pts[:, :-1], dim=-1)  # (B, L)
+        left = state.left
+        for i in range(s.shape[1]):  # leg by leg (not a sum), so the float32 budget is step's
+            left = torch.where(valid[:, i], left - legs[:, i], left)
+        current = torch.gather(path, 1, counts[:, None])[:, 0]  # (B,)
+        return OPState(
+            state.coords,
+            state.prizes,
+            left,
+            visited,
+            torch.where(valid, s, -1),
+            current,
+            torch.zeros(b, dtype=torch.bool, device=dev),
+        )
+
+    def equivalent_partial(
+        self, instances: Mapping[str, Tensor], partial: Tensor, generator: torch.Generator
+    ) -> tuple[dict[str, Tensor], Tensor]:
+        """The same visited nodes in another order (the last one, the position, kept), with
+        ``max_length`` changed by the change of the path's length, so the budget left is equal."""
+        s = partial.long()
+        b, width = s.shape
+        dev = s.device
+        counts = (s > 0).sum(dim=1)  # (B,)
+        pos = torch.arange(width, device=dev).expand(b, width)
+        key = torch.rand(b, width, generator=generator).to(dev)
+        # the interior (before the last node) is shuffled; the last node and padding stay put
+        key = torch.where(pos < (counts - 1)[:, None], key, 1.0 + pos.to(key.dtype))
+        out = torch.gather(s, 1, key.argsort(dim=1))
+        coords = instances["coords"]
+        change = _path_lengths(coords, out) - _path_lengths(coords, s)  # (B,)
+        budget = instances["max_length"]
+        return {**instances, "max_length": budget + change.to(budget.dtype)}, out
 
     # -- reduction -------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from symco.core.registry import Registry
 def symco_register(registry: Registry) -> None:
     from symco.plugins.bq.cvrp import BQCVRPReducer
     from symco.plugins.bq.kp import BQKPReducer
+    from symco.plugins.bq.lightning import BQDataModule, BQModule
     from symco.plugins.bq.op import BQOPReducer
     from symco.plugins.bq.policy import BQTransformer
     from symco.plugins.bq.tsp import BQTSPDistanceReducer, BQTSPReducer
@@ -22,6 +23,8 @@ def symco_register(registry: Registry) -> None:
     registry.add_reducer(BQOPReducer)
     registry.add_reducer(BQKPReducer)
     registry.add_policy(BQTransformer)
+    registry.add_model(BQModule)
+    registry.add("datamodule", BQDataModule, name="BQDataModule")
 
 
 @hookimpl

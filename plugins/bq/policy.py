@@ -81,7 +81,10 @@ class BQTransformer(Policy):
         attn_mask = None if bool(valid.all()) else valid[:, None, None, :]
         for block in self.blocks:
             h = block(h, attn_mask)
-        return masked_logits(self.head(h).float(), batch.action_mask)  # (B, M, A)
+        # at least float32 (bf16 autocast), float64 kept (the symmetry check)
+        logits = self.head(h)
+        logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
+        return masked_logits(logits, batch.action_mask)  # (B, M, A)
 
     def __repr__(self) -> str:
         n = sum(p.numel() for p in self.parameters())

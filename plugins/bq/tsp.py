@@ -18,12 +18,13 @@ from torch import Tensor
 
 from symco.core.reducer import ReducedBatch
 from symco.plugins.bq.common import (
-    BQReducer,
+    SampledBQReducer,
     d4_augment,
     end_distances,
     gather_rows,
     neighbourhood_frame,
     normalize_coords,
+    shuffled,
     subproblem_size,
 )
 
@@ -51,7 +52,7 @@ class TSPState:
         return self.tour[:, -1]
 
 
-class BQTSPReducer(BQReducer[TSPState]):
+class BQTSPReducer(SampledBQReducer[TSPState]):
     """Partial tour -> path-TSP instance ``[origin, remaining (by node index), destination]``.
 
     Features per node: its (normalised) coordinates. Node types: 0 remaining, 1 origin,
@@ -88,6 +89,54 @@ class BQTSPReducer(BQReducer[TSPState]):
 
     def select(self, state: TSPState, index: Tensor) -> TSPState:
         return TSPState(state.coords[index], state.tour[index], state.visited[index])
+
+    def state_from_partial(self, instances: Mapping[str, Tensor], partial: Tensor) -> TSPState:
+        """The state after the partial tour ``partial`` (B, L), rows ``[first, ..., current]``.
+
+        ``first`` is where the tour started (the reduced path-TSP's destination), ``current`` where
+        it stands (the origin); an empty (all ``-1``) row is :meth:`init_state`, standing on node 0.
+        Every row must hold the same number of distinct nodes, as :meth:`reduce` assumes.
+
+        Random re-construction uses the same call: the tour minus a segment, rotated to start right
+        after the segment, is the path-TSP from the node before the segment to the node after it
+        through the segment's nodes.
+
+        :raises ValueError: rows of different lengths, ``-1`` before a node, a node out of range or
+            visited twice.
+        """
+        coords = instances["coords"].float()
+        b, n, _ = coords.shape
+        s = partial.long().to(coords.device)  # (B, L)
+        counts = (s >= 0).sum(dim=1)  # (B,)
+        k = int(counts[0]) if b else 0
+        if bool((counts != k).any()):
+            raise ValueError(
+                f"TSP partial tours must have the same length across the batch, got {counts.tolist()}"
+            )
+        if k == 0:
+            return self.init_state(instances)
+        tour = s[:, :k]  # (B, k)
+        if bool((tour < 0).any()) or bool((tour >= n).any()):
+            raise ValueError(f"TSP partial tours must be right-padded nodes of 0..{n - 1}")
+        visited = torch.zeros(b, n, dtype=torch.bool, device=coords.device)
+        visited.scatter_(1, tour, True)
+        if bool((visited.sum(dim=1) != k).any()):
+            raise ValueError("a TSP partial tour visits a node twice")
+        return TSPState(coords, tour, visited)
+
+    def equivalent_partial(
+        self, instances: Mapping[str, Tensor], partial: Tensor, generator: torch.Generator
+    ) -> tuple[dict[str, Tensor], Tensor]:
+        """The same partial tours with their interior ``partial[:, 1:-1]`` shuffled: the endpoints
+        and the visited set, all the reduced path-TSP depends on, stay (instances unchanged)."""
+        s = partial.long()
+        b = s.shape[0]
+        k = int((s >= 0).sum(dim=1).max()) if s.numel() else 0  # one length for the batch
+        out = s.clone()
+        if k > 3:  # an interior of at least two nodes
+            perm = shuffled(k - 2, b, generator, s.device) + 1  # (B, k-2) positions 1..k-2
+            out[:, 1 : k - 1] = torch.gather(s, 1, perm)
+        return dict(instances), out
 
     # -- reduction -------------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ per-graph transform that encoding needs and precomputes it once per split.
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import lightning as L
 import numpy as np
@@ -19,6 +19,7 @@ from torch_geometric.loader import DataLoader
 from torch_geometric.transforms import BaseTransform
 
 from symco.core.errors import InvalidInstanceError, SymcoError
+from symco.core.symmetry.declare import Symmetry
 from symco.encodings.base import build_encoding
 from symco.plugins.zinc.dataset import ATOM_VOCAB, BOND_VOCAB, SPLITS, load_split, penalized_logp
 from symco.plugins.zinc.gine import GINERegressor
@@ -32,16 +33,20 @@ def l1_loss(model: torch.nn.Module, batch: Data) -> Tensor:
 class ZincModule(L.LightningModule):
     """A GINE regressor of penalized logP with an optional positional encoding.
 
-    ``encoding``: a registered name (``"spe"``, ``"lappe"``, ``"rwpe"``, ``"signnet"``),
-    ``"none"``/``null``, a class path (``"symco.encodings.SPE"``), or a mapping
-    ``{class_path: ..., init_args: {...}}``; ``encoding_args`` are its constructor arguments.
+    ``encoding``: a class path (``"symco.encodings.SPE"``), a mapping
+    ``{class_path: ..., init_args: {...}}``, ``"none"``/``null``, or in a ``symco fit`` config a
+    registered name (``spe``, ``lappe``, ``rwpe``, ``signnet``: the CLI resolves it with its
+    registry); ``encoding_args`` are its constructor arguments.
     A bad encoding is reported by the first hook (``setup``/``data_transform``), not by the
     constructor, so that ``symco fit`` can print it as one line.
     """
 
+    registry_fields: ClassVar[dict[str, str]] = {"encoding": "encoding"}
+    """Arguments a config may give as registry names (resolved by ``symco fit``)."""
+
     def __init__(
         self,
-        encoding: str | dict[str, Any] | None = "spe",
+        encoding: str | dict[str, Any] | None = "symco.encodings.SPE",
         encoding_args: dict[str, Any] | None = None,
         hidden: int = 64,
         num_layers: int = 4,
@@ -76,6 +81,28 @@ class ZincModule(L.LightningModule):
         self._check_config()
         enc = self.model.encoding
         return enc.transform() if enc is not None else None
+
+    # -- declared symmetries (symco check-symmetry) --------------------------------------------
+
+    symmetry_nodes: ClassVar[int] = 8
+
+    def symmetry_inputs(self, n: int, generator: torch.Generator) -> Data:
+        """``n`` random molecule-like graphs (atom/bond categories) with the encoding's transform."""
+        from symco.encodings.symmetry import random_graphs
+
+        return random_graphs(
+            n, self.symmetry_nodes, generator, chords=2, node_vocab=ATOM_VOCAB,
+            edge_vocab=BOND_VOCAB, transform=self.data_transform(),
+        )  # fmt: skip
+
+    def symmetries(self, inputs: Data) -> list[Symmetry]:
+        """The prediction is invariant to relabelling the atoms of a molecule."""
+        from symco.encodings.symmetry import node_permutation
+
+        return [node_permutation(self.symmetry_nodes, graph_level=True)]
+
+    def symmetry_outputs(self, inputs: Data) -> Tensor:
+        return self.model(inputs)  # type: ignore[no-any-return]
 
     def training_step(self, batch: Data, batch_idx: int) -> Tensor:
         loss = l1_loss(self.model, batch)

@@ -14,14 +14,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from symco.core.errors import DataFileError, InfeasibleSolutionError, InvalidInstanceError
 from symco.core.problem import ArraySpec, Instances, Problem
-from symco.problems.geometry import edge_lengths
+from symco.problems.geometry import as_float_tensor, edge_lengths, edge_lengths_torch
 from symco.problems.routing import read_solution_file, write_files
+
+if TYPE_CHECKING:  # torch is imported where it is used: ``symco --help`` must not load it
+    from torch import Tensor
 
 CAPACITIES: dict[int, int] = {10: 20, 20: 30, 50: 40, 100: 50, 200: 80, 500: 100, 1000: 250}
 """Vehicle capacity by number of customers (Kool et al. 2019 for 10-100, BQ-NCO for 200-1000);
@@ -69,6 +72,9 @@ class CVRP(Problem):
     objective_key: ClassVar[str] = "costs"
     file_suffixes: ClassVar[tuple[str, ...]] = (".vrp",)
     baselines: ClassVar[tuple[str, ...]] = ("savings", "ortools")
+    invariances: ClassVar[dict[str, str]] = {
+        "square-dihedral": "coords"
+    }  # isometries of the square
 
     def generate(
         self, num: int, size: int, *, rng: np.random.Generator, distribution: str | None = None
@@ -153,6 +159,42 @@ class CVRP(Problem):
                     raise InfeasibleSolutionError(
                         f"solution {i}: route {r + 1} carries {load} > capacity {int(cap[i])}"
                     )
+
+    def objective_torch(self, instances: Mapping[str, Tensor], solutions: Tensor) -> Tensor:
+        """Total route lengths ``(B,)`` of packed giant tours ``(B, L)``, in torch on the tensors'
+        device and in the dtype of ``coords``; ``-1`` reads as the depot, as in :meth:`objective`."""
+        import torch
+
+        coords = as_float_tensor(instances["coords"])
+        tours = solutions.long().to(coords.device).clamp_min(0)  # (B, L)
+        if tours.shape[1] == 0:
+            return torch.zeros(coords.shape[0], dtype=coords.dtype, device=coords.device)
+        return edge_lengths_torch(coords, tours, instances.get("euc_2d")).sum(dim=1)
+
+    def feasible_torch(self, instances: Mapping[str, Tensor], solutions: Tensor) -> Tensor:
+        """``(B,)`` bool, as :meth:`check_solution`: ignoring ``-1`` entries, the giant tour starts
+        at the depot, holds only nodes ``0..N``, serves each customer exactly once and no route
+        carries more than the capacity."""
+        import torch
+
+        demands, capacity = instances["demands"], instances["capacity"]
+        b, n1 = demands.shape
+        s = solutions.long().to(demands.device)
+        s = torch.cat([s, s.new_full((b, 1), -1)], dim=1)  # (B, L+1): never empty
+        kept = s >= 0
+        first = torch.gather(s, 1, kept.long().argmax(dim=1, keepdim=True))[:, 0]  # (B,)
+        ok = ~kept.any(dim=1) | (first == 0)  # starts at the depot
+        ok &= ~(s >= n1).any(dim=1)
+        customer = kept & (s > 0) & (s < n1)  # (B, L)
+        at = torch.where(customer, s, 0)
+        visits = torch.zeros(b, n1, dtype=torch.long, device=s.device)
+        visits.scatter_add_(1, at, customer.long())
+        ok &= (visits[:, 1:] == 1).all(dim=1)
+        route = (s == 0).long().cumsum(dim=1)  # (B, L) route number of each entry
+        demand = torch.where(customer, torch.gather(demands, 1, at), 0)  # (B, L)
+        load = torch.zeros(b, s.shape[1] + 1, dtype=demands.dtype, device=s.device)
+        load.scatter_add_(1, route, demand)
+        return ok & (load <= capacity[:, None]).all(dim=1)
 
     def solution_to_json(self, solution: np.ndarray) -> Any:
         """The routes, each a list of customer indices ``1..N``."""

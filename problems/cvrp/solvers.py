@@ -157,8 +157,8 @@ class HGSCVRP(Solver):
         super().__init__(time_limit, seed)
         self.no_improvement = no_improvement
 
-    @property
-    def deterministic(self) -> bool:  # type: ignore[override]
+    def reproducible(self) -> bool:
+        """Deterministic for a seed unless a time limit makes the result depend on the load."""
         return self.time_limit is None
 
     def solve(self, instance: Mapping[str, np.ndarray]) -> np.ndarray:

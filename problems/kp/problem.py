@@ -10,12 +10,16 @@ feasible when the total weight is at most ``capacity`` (with an absolute toleran
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from symco.core.errors import InfeasibleSolutionError, InvalidInstanceError
 from symco.core.problem import ArraySpec, Instances, Problem
+from symco.problems.geometry import as_float_tensor, chosen_sum, has_repeats
+
+if TYPE_CHECKING:  # torch is imported where it is used: ``symco --help`` must not load it
+    from torch import Tensor
 
 WEIGHT_ATOL = 1e-9
 """Tolerance on the capacity (float rounding of the total weight)."""
@@ -113,6 +117,20 @@ class KP(Problem):
             ],
             dtype=np.float64,
         ).reshape(len(values))
+
+    def objective_torch(self, instances: Mapping[str, Tensor], solutions: Tensor) -> Tensor:
+        """Total values ``(B,)`` of packed item sets ``(B, L)`` (``-1`` padded), in torch on the
+        tensors' device and in the dtype of ``values``."""
+        return chosen_sum(as_float_tensor(instances["values"]), solutions)
+
+    def feasible_torch(self, instances: Mapping[str, Tensor], solutions: Tensor) -> Tensor:
+        """``(B,)`` bool, as :meth:`check_solution`: ignoring ``-1`` entries, distinct items of
+        ``0..N-1`` weighing at most the capacity (plus :data:`WEIGHT_ATOL`)."""
+        weights = as_float_tensor(instances["weights"])
+        s = solutions.long().to(weights.device)
+        ok = ~(s >= weights.shape[1]).any(dim=1) & ~has_repeats(s)
+        capacity = instances["capacity"].to(weights.dtype)
+        return ok & (chosen_sum(weights, s) <= capacity + WEIGHT_ATOL)
 
     def total_weights(
         self, instances: Mapping[str, np.ndarray], solutions: Sequence[np.ndarray] | np.ndarray

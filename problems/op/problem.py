@@ -14,12 +14,22 @@ is at most ``max_length`` (with a relative tolerance of :data:`LENGTH_RTOL`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from symco.core.errors import InfeasibleSolutionError, InvalidInstanceError
 from symco.core.problem import ArraySpec, Instances, Problem
+from symco.problems.geometry import (
+    as_float_tensor,
+    chosen_sum,
+    drop_padding,
+    has_repeats,
+    path_lengths_torch,
+)
+
+if TYPE_CHECKING:  # torch is imported where it is used: ``symco --help`` must not load it
+    from torch import Tensor
 
 LENGTH_RTOL = 1e-9
 """Relative tolerance on the length budget (float rounding of the tour length)."""
@@ -90,6 +100,9 @@ class OP(Problem):
     objective_key: ClassVar[str] = "prizes_collected"
     distributions: ClassVar[tuple[str, ...]] = ("distance", "uniform")
     baselines: ClassVar[tuple[str, ...]] = ("greedy", "ortools")
+    invariances: ClassVar[dict[str, str]] = {
+        "square-dihedral": "coords"
+    }  # isometries of the square
 
     def generate(
         self, num: int, size: int, *, rng: np.random.Generator, distribution: str | None = None
@@ -163,6 +176,26 @@ class OP(Problem):
             ],
             dtype=np.float64,
         ).reshape(len(prizes))
+
+    def objective_torch(self, instances: Mapping[str, Tensor], solutions: Tensor) -> Tensor:
+        """Collected prizes ``(B,)`` of packed tours ``(B, L)`` (``-1`` padded), in torch on the
+        tensors' device and in the dtype of ``prizes``."""
+        return chosen_sum(as_float_tensor(instances["prizes"]), solutions)
+
+    def feasible_torch(self, instances: Mapping[str, Tensor], solutions: Tensor) -> Tensor:
+        """``(B,)`` bool, as :meth:`check_solution`: ignoring ``-1`` entries, distinct nodes of
+        ``1..N`` on a closed tour from the depot no longer than ``max_length`` (relative
+        tolerance :data:`LENGTH_RTOL`)."""
+        import torch
+
+        coords = as_float_tensor(instances["coords"])
+        n = coords.shape[1] - 1
+        s, kept = drop_padding(solutions.to(coords.device))  # (B, L) each
+        inside = kept & (s >= 1) & (s <= n)
+        ok = ~(kept & ~inside).any(dim=1) & ~has_repeats(s)
+        length = path_lengths_torch(coords, torch.where(inside, s, -1))  # (B,)
+        budget = instances["max_length"].to(length.dtype)
+        return ok & (length <= budget * (1 + LENGTH_RTOL))
 
     def lengths(
         self, instances: Mapping[str, np.ndarray], solutions: Sequence[np.ndarray] | np.ndarray

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from symco.core.errors import DataFileError, InfeasibleSolutionError, InvalidInstanceError
 from symco.core.problem import ArraySpec, Instances, Problem
-from symco.problems.geometry import edge_lengths
+from symco.problems.geometry import edge_lengths, edge_lengths_torch
 from symco.problems.routing import read_solution_file, write_files
+
+if TYPE_CHECKING:  # torch is imported where it is used: ``symco --help`` must not load it
+    from torch import Tensor
 
 
 def _uniform(num: int, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -50,6 +53,9 @@ class TSP(Problem):
     distributions: ClassVar[tuple[str, ...]] = ("uniform", "clustered")
     file_suffixes: ClassVar[tuple[str, ...]] = (".tsp",)
     baselines: ClassVar[tuple[str, ...]] = ("farthest", "ortools")
+    invariances: ClassVar[dict[str, str]] = {
+        "square-dihedral": "coords"
+    }  # isometries of the square
 
     def generate(
         self, num: int, size: int, *, rng: np.random.Generator, distribution: str | None = None
@@ -89,6 +95,23 @@ class TSP(Problem):
                     f"tour {i} is not a permutation of 0..{n - 1}"
                     f" (length {t.size}, missing {missing}{'...' if len(missing) == 5 else ''})"
                 )
+
+    def objective_torch(self, instances: Mapping[str, Tensor], solutions: Tensor) -> Tensor:
+        """Closed tour lengths ``(B,)`` of ``solutions`` ``(B, N)``, in torch on the tensors'
+        device and in the dtype of ``coords`` (``euc_2d`` rounds each edge as :meth:`objective`)."""
+        coords = instances["coords"]
+        tours = solutions.long().to(coords.device).clamp_min(0)  # a tour has no padding
+        return edge_lengths_torch(coords, tours, instances.get("euc_2d")).sum(dim=1)
+
+    def feasible_torch(self, instances: Mapping[str, Tensor], solutions: Tensor) -> Tensor:
+        """``(B,)`` bool: each row is a permutation of ``0..N-1`` (as :meth:`check_solution`)."""
+        import torch
+
+        n = instances["coords"].shape[1]
+        s = solutions.long()
+        if s.shape[1] != n:
+            return torch.zeros(s.shape[0], dtype=torch.bool, device=s.device)
+        return (s.sort(dim=1).values == torch.arange(n, device=s.device)).all(dim=1)
 
     def pack_solutions(self, solutions: Sequence[np.ndarray]) -> np.ndarray:
         return np.stack([np.asarray(s, dtype=np.int64) for s in solutions])

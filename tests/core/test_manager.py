@@ -105,3 +105,53 @@ def test_default_solver_hook_firstresult() -> None:
     pm0 = get_plugin_manager()
     strongest = next(s for s in reg.solver_classes("tsp") if s.available() and s.max_size is None)
     assert default_solver(pm0, build_registry(pm0), reg.problem("tsp")) is strongest
+
+
+def test_documented_command_hook_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    """A plugin command written exactly as `symco_add_commands`'s docstring says."""
+    from symco.core.cli import main
+
+    mod = types.ModuleType("hello_plugin")
+
+    def hello(args, pm, registry) -> int:
+        print(f"hello {args.name}: {len(registry.names('problem'))} problems")
+        return 3
+
+    def symco_add_commands(subparsers) -> None:
+        p = subparsers.add_parser("hello", help="say hello")
+        p.add_argument("name")
+        p.set_defaults(handler=hello)
+
+    mod.symco_add_commands = symco.hookimpl(symco_add_commands)  # type: ignore[attr-defined]
+    assert main(["hello", "world"], plugins=[("hello", mod)]) == 3
+    assert capsys.readouterr().out.startswith("hello world: ")
+
+
+def test_a_plugin_adds_a_kind_listed_by_symco_plugins(capsys: pytest.CaptureFixture[str]) -> None:
+    from symco.core.cli import main
+
+    class Rrc:
+        name = "rrc"
+        problem = "tsp"
+
+    mod = types.ModuleType("improvers")
+    mod.symco_add_kinds = symco.hookimpl(  # type: ignore[attr-defined]
+        lambda registry: registry.add_kind("improver", "improves solutions", per_problem=True)
+    )
+    mod.symco_register = symco.hookimpl(  # type: ignore[attr-defined]
+        lambda registry: registry.add("improver", Rrc, problem="tsp")
+    )
+    assert main(["plugins"], plugins=[("improvers", mod)]) == 0
+    out = capsys.readouterr().out
+    assert any(
+        line.split()[:4] == ["improver", "1", "improvers", "improves"] for line in out.splitlines()
+    )
+    assert any(
+        line.split()[:4] == ["improver", "rrc", "tsp", "improvers"] for line in out.splitlines()
+    )
+
+
+def test_the_core_cannot_be_disabled(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYMCO_DISABLE_PLUGINS", "core,training,bq")
+    reg = build_registry(get_plugin_manager())
+    assert "square-dihedral" in reg.names("group") and "BQModule" not in reg.names("model")

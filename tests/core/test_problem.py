@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from symco.core.errors import InvalidInstanceError
+from symco.core.errors import InfeasibleSolutionError, InvalidInstanceError
+from symco.core.problem import Problem
 from symco.core.registry import Entry
 
 from ..conftest import registered
@@ -120,3 +122,112 @@ def test_file_round_trip(entry: Entry, registry, tmp_path) -> None:
     problem.validate(back)
     assert ref is not None
     np.testing.assert_allclose(ref, problem.objective(back, [sol]), rtol=1e-6)
+
+
+# -- batched torch objective and feasibility ---------------------------------------------------
+
+
+def _torch_case(problem, registry, seed: int = 7, b: int = 3):
+    """Instances (optional ``(B,)`` bool flags such as ``euc_2d`` set at random), feasible
+    solutions, and well-formed ones that may be infeasible: each feasible solution relabelled by
+    a random node permutation (fixed nodes kept) but read in the original instance."""
+    rng = np.random.default_rng(seed)
+    inst = problem.generate(b, _sizes(problem), rng=rng)
+    for spec in problem.instance_spec:
+        if spec.optional and spec.kind == "bool" and spec.shape == ("B",):
+            inst[spec.key] = rng.random(b) < 0.5
+    sols = _some_solutions(problem, inst, registry)
+    nodes = problem.size(inst) + problem.fixed_nodes
+    shuffled = []
+    for _ in range(4):
+        perm = np.concatenate(
+            [
+                np.arange(problem.fixed_nodes),
+                problem.fixed_nodes + rng.permutation(nodes - problem.fixed_nodes),
+            ]
+        )
+        shuffled += problem.relabel(inst, sols, perm)[1]
+    return inst, sols, shuffled
+
+
+def _tensors(inst, sols, problem, copies: int = 1):
+    """The instances repeated ``copies`` times (as torch) and the packed solutions, -1 padded."""
+    tensors = {k: torch.as_tensor(np.concatenate([v] * copies)) for k, v in inst.items()}
+    width = max((len(s) for s in sols), default=0)
+    packed = np.full((len(sols), width), -1, dtype=np.int64)
+    for i, s in enumerate(sols):
+        packed[i, : len(s)] = s
+    return tensors, torch.as_tensor(packed)
+
+
+def _numpy_feasible(problem, inst, sols) -> np.ndarray:
+    ok = []
+    for i, s in enumerate(sols):
+        try:
+            problem.check_solution(problem.select(inst, i), [s])
+        except (InfeasibleSolutionError, IndexError):
+            ok.append(False)
+        else:
+            ok.append(True)
+    return np.array(ok)
+
+
+@pytest.mark.parametrize("entry", PROBLEMS)
+def test_torch_objective_matches_numpy(entry: Entry, registry) -> None:
+    """``objective_torch`` (and the NumPy round trip of the base class) equals ``objective`` to
+    1e-9 relative in float64, on feasible solutions and on well-formed infeasible ones."""
+    problem = entry.obj()
+    inst, sols, shuffled = _torch_case(problem, registry)
+    b = len(sols)
+    every = sols + shuffled
+    big = {k: np.concatenate([v] * (len(every) // b)) for k, v in inst.items()}
+    tensors, packed = _tensors(inst, every, problem, copies=len(every) // b)
+    want = problem.objective(big, every)
+    for got in (
+        problem.objective_torch(tensors, packed),
+        Problem.objective_torch(problem, tensors, packed),
+    ):
+        assert got.dtype == torch.float64 and got.shape == (len(every),)
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("entry", PROBLEMS)
+def test_torch_feasibility_matches_numpy(entry: Entry, registry) -> None:
+    """``feasible_torch`` is ``True`` on feasible solutions and agrees with ``check_solution`` of
+    the unpacked rows on corrupted ones: a node duplicated or out of range (same length), one
+    dropped or repeated at the end (another length), relabelled solutions."""
+    problem = entry.obj()
+    inst, sols, shuffled = _torch_case(problem, registry, seed=11)
+    b = len(sols)
+    tensors, packed = _tensors(inst, sols, problem)
+    assert problem.feasible_torch(tensors, packed).all()
+    rng = np.random.default_rng(0)
+    nodes = problem.size(inst) + problem.fixed_nodes
+    same, other = list(shuffled), []
+    for _ in range(6):
+        for s in sols:
+            s = np.asarray(s, dtype=np.int64)
+            if s.size == 0:
+                same += [s, s, s]
+                other += [np.array([nodes]), np.array([0])]
+                continue
+            i, j = rng.integers(0, s.size, 2)
+            dup, far = s.copy(), s.copy()
+            dup[i] = s[j]
+            far[i] = nodes + int(rng.integers(0, 3))
+            same += [dup, far, s]
+            other += [np.delete(s, i), np.concatenate([s, s[i : i + 1]])]
+    verdicts = []
+    for corrupted in (same, other):
+        copies = len(corrupted) // b
+        tensors, packed = _tensors(inst, corrupted, problem, copies=copies)
+        big = {k: np.concatenate([v] * copies) for k, v in inst.items()}
+        want = _numpy_feasible(problem, big, problem.unpack_solutions(packed.numpy()))
+        verdicts.append(want)
+        for got in (
+            problem.feasible_torch(tensors, packed),
+            Problem.feasible_torch(problem, tensors, packed),
+        ):
+            assert got.dtype == torch.bool
+            np.testing.assert_array_equal(got.numpy(), want)
+    assert verdicts[0].any() and not verdicts[0].all()

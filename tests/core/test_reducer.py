@@ -8,6 +8,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from symco.core.reducer import ReducedBatch
 from symco.core.registry import Entry
 
 from ..conftest import registered
@@ -93,7 +94,7 @@ def test_decoding_is_always_feasible(
     entry: Entry, registry, n: int, seed: int, knn, width: int
 ) -> None:
     """Greedy and beam decoding of a random policy give feasible solutions, any size, any kNN."""
-    from symco.plugins.bq.decode import beam_search, greedy
+    from symco.core.decoding import beam_search, greedy
 
     problem = registry.problem(entry.problem)
     n = max(n, problem.min_size)
@@ -124,3 +125,88 @@ def test_knn_bounds_the_candidates_where_supported(entry: Entry, registry) -> No
     else:
         torch.testing.assert_close(near.features, full.features)
         assert torch.equal(near.node_index, full.node_index)
+
+
+# -- partial solutions and the quotient ------------------------------------------------------------
+
+
+def _pad(solutions: list[np.ndarray]) -> torch.Tensor:
+    """(B, L) long: ``solutions`` right-padded with ``-1``."""
+    width = max((len(s) for s in solutions), default=0)
+    out = torch.full((len(solutions), width), -1, dtype=torch.long)
+    for i, s in enumerate(solutions):
+        out[i, : len(s)] = torch.as_tensor(np.asarray(s), dtype=torch.long)
+    return out
+
+
+def _stepped(red, tensors, node: torch.Tensor, action: torch.Tensor, t: int):
+    """The state after the expert's first ``t`` actions (finished rows step on node ``-1``)."""
+    state = red.init_state(tensors)
+    for i in range(t):
+        done = red.done(state)
+        state = red.step(state, node[:, i].masked_fill(done, -1), action[:, i].clamp_min(0))
+    return state
+
+
+def _assert_same_batch(a: ReducedBatch, b: ReducedBatch, tol: float) -> None:
+    torch.testing.assert_close(a.features, b.features, rtol=tol, atol=tol)
+    for name in ("node_type", "action_mask", "node_index"):
+        assert torch.equal(getattr(a, name), getattr(b, name)), name
+
+
+@pytest.mark.parametrize("entry", REDUCERS)
+@pytest.mark.parametrize("n", [6, 9])
+def test_state_from_partial_matches_steps(entry: Entry, registry, n: int) -> None:
+    """The partial solution after ``t`` expert steps (``solutions`` of the stepped state, in the
+    problem's format) rebuilds that state: the same solutions, the same reduced batch (with and
+    without kNN). Finished episodes have no partial counterpart (OP: ending is not in the
+    solution), so only running rows are compared."""
+    problem, red, _, sols, tensors = _setup(entry, registry, n)
+    node, action = red.trajectory(tensors, torch.as_tensor(problem.pack_solutions(sols)))
+    last = node.shape[1]
+    for t in sorted({0, 1, last // 2, last - 1}):
+        state = _stepped(red, tensors, node, action, t)
+        built = red.state_from_partial(tensors, _pad(red.solutions(state)))
+        for a, b in zip(red.solutions(built), red.solutions(state)):
+            np.testing.assert_array_equal(a, b)
+        running = (~red.done(state)).nonzero()[:, 0]
+        assert not red.done(built)[running].any()
+        state, built = red.select(state, running), red.select(built, running)
+        for knn in (None, 3):
+            _assert_same_batch(red.reduce(built, knn=knn), red.reduce(state, knn=knn), 1e-6)
+
+
+@pytest.mark.parametrize("entry", REDUCERS)
+def test_quotient_identity(entry: Entry, registry) -> None:
+    """Two partial solutions that leave the same sub-problem (the reducer's own witness,
+    ``equivalent_partial``) reduce to identical batches."""
+    problem, red, _, sols, tensors = _setup(entry, registry, 9, b=4)
+    node, action = red.trajectory(tensors, torch.as_tensor(problem.pack_solutions(sols)))
+    last = node.shape[1]
+    full = _pad(red.solutions(_stepped(red, tensors, node, action, last - 1)))
+    try:
+        red.equivalent_partial(tensors, full, torch.Generator().manual_seed(0))
+    except NotImplementedError:
+        pytest.skip(f"{entry.qualname} has no equivalent_partial witness")
+
+    def witness_differs(seed: int) -> bool:
+        inst2, partial2 = red.equivalent_partial(tensors, full, torch.Generator().manual_seed(seed))
+        same = partial2.shape == full.shape and torch.equal(partial2, full)
+        return not (same and all(torch.equal(inst2[k], v) for k, v in tensors.items()))
+
+    assert any(witness_differs(seed) for seed in range(5)), "the witness never changes anything"
+
+    @settings(
+        max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
+    @given(seed=st.integers(0, 2**16), t=st.integers(0, last - 1), knn=st.sampled_from([None, 3]))
+    def check(seed: int, t: int, knn: int | None) -> None:
+        partial = _pad(red.solutions(_stepped(red, tensors, node, action, t)))
+        inst2, partial2 = red.equivalent_partial(
+            tensors, partial, torch.Generator().manual_seed(seed)
+        )
+        a = red.reduce(red.state_from_partial(tensors, partial), knn=knn)
+        b = red.reduce(red.state_from_partial(inst2, partial2), knn=knn)
+        _assert_same_batch(a, b, 1e-5)
+
+    check()

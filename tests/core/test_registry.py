@@ -3,7 +3,15 @@ from __future__ import annotations
 import pytest
 
 from symco.core.errors import DuplicateNameError, UnknownNameError
+from symco.core.plugin import symco_add_kinds
 from symco.core.registry import Registry
+
+
+def _registry() -> Registry:
+    """A registry with the core's kinds, declared through the core plugin's own hook."""
+    reg = Registry()
+    symco_add_kinds(reg)
+    return reg
 
 
 class Foo:
@@ -16,7 +24,7 @@ class Solver1:
 
 
 def test_lookup_and_attribution() -> None:
-    reg = Registry()
+    reg = _registry()
     with reg.scope("myplugin", "mypkg 1.0"):
         reg.add_policy(Foo)
     entry = reg.entry("policy", "foo")
@@ -26,7 +34,7 @@ def test_lookup_and_attribution() -> None:
 
 
 def test_unknown_name_lists_registered() -> None:
-    reg = Registry()
+    reg = _registry()
     reg.add_policy(Foo)
     with pytest.raises(UnknownNameError, match=r"unknown policy 'bar'; registered: foo"):
         reg.get("policy", "bar")
@@ -35,7 +43,7 @@ def test_unknown_name_lists_registered() -> None:
 
 
 def test_duplicate_names_both_plugins() -> None:
-    reg = Registry()
+    reg = _registry()
     with reg.scope("first", "pkg-a 1"):
         reg.add_policy(Foo)
     with reg.scope("second", "pkg-b 2"), pytest.raises(DuplicateNameError) as info:
@@ -45,7 +53,7 @@ def test_duplicate_names_both_plugins() -> None:
 
 
 def test_per_problem_names_do_not_clash() -> None:
-    reg = Registry()
+    reg = _registry()
     reg.add_solver(Solver1)  # type: ignore[arg-type]
 
     class Solver2(Solver1):
@@ -59,7 +67,7 @@ def test_per_problem_names_do_not_clash() -> None:
 
 
 def test_remove_plugin() -> None:
-    reg = Registry()
+    reg = _registry()
     with reg.scope("a", "-"):
         reg.add_policy(Foo)
     reg.remove_plugin("a")
@@ -71,10 +79,50 @@ def test_nameless_class_rejected() -> None:
         pass
 
     with pytest.raises(TypeError, match="no 'name'"):
-        Registry().add_policy(NoName)
+        _registry().add_policy(NoName)
 
 
 def test_builtins_registered(registry: Registry) -> None:
     assert "tsp" in registry.names("problem")
     assert {"exact", "ortools", "lkh", "hgs"} <= set(registry.names("solver", "tsp"))
     assert registry.entry("problem", "tsp").package.startswith("symco ")
+
+
+class Improver:
+    name = "rrc"
+
+
+def test_open_kinds() -> None:
+    reg = _registry()
+    with reg.scope("myplugin", "mypkg 1.0"):
+        reg.add_kind("improver", "improves a solution", per_problem=True, base=Improver)
+    reg.add("improver", Improver, problem="tsp")
+    assert reg.get("improver", "rrc", "tsp") is Improver
+    assert reg.kind("improver").plugin == "myplugin"
+    assert [k.name for k in reg.kinds()][-1] == "improver"
+    with pytest.raises(TypeError, match="needs problem="):
+        reg.add("improver", Improver)
+    with pytest.raises(TypeError, match="subclass of Improver"):
+        reg.add("improver", Foo, problem="tsp")
+    with pytest.raises(DuplicateNameError, match="kind 'improver' is declared twice"):
+        reg.add_kind("improver")
+    with pytest.raises(UnknownNameError, match="unknown kind 'augmentation'; declared kinds: "):
+        reg.add("augmentation", Foo)
+
+
+def test_core_kinds_include_the_symmetry_layer(registry: Registry) -> None:
+    kinds = {k.name for k in registry.kinds()}
+    assert {
+        "problem",
+        "solver",
+        "reducer",
+        "policy",
+        "encoding",
+        "group",
+        "frame",
+        "model",
+    } <= kinds
+    assert {"square-dihedral", "node-permutation", "torus-flow"} <= set(registry.names("group"))
+    assert {"pca", "translation-scale", "neighbourhood"} <= set(registry.names("frame"))
+    assert registry.entry("group", "euclidean").plugin == "core"
+    assert "BQModule" in registry.names("model")

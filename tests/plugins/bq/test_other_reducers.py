@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pytest
 import torch
@@ -85,7 +87,10 @@ def test_cvrp_samples_match_the_rolled_state(seed: int) -> None:
 
 @pytest.mark.parametrize(
     "red_cls, problem, solver",
-    [(BQOPReducer, OP(), ExactOP), (BQKPReducer, KP(), DynamicProgrammingKP)],
+    [
+        (partial(BQOPReducer, augment=False), OP(), ExactOP),
+        (BQKPReducer, KP(), DynamicProgrammingKP),
+    ],
 )
 @pytest.mark.parametrize("seed", range(4))
 def test_op_kp_samples_are_reachable_states(red_cls, problem, solver, seed: int) -> None:
@@ -94,7 +99,7 @@ def test_op_kp_samples_are_reachable_states(red_cls, problem, solver, seed: int)
     inst = problem.generate(4, 9, rng=np.random.default_rng(seed))
     sols = [solver().solve(problem.select(inst, i)) for i in range(4)]
     tens, packed = _tensors(inst), torch.as_tensor(problem.pack_solutions(sols))
-    red = red_cls(augment=False)
+    red = red_cls()  # KP has no augmentation to switch off
     batch = red.expand(tens, packed, generator=torch.Generator().manual_seed(seed))
     assert torch.all(batch.target.sum((1, 2)) > 0)
     assert not (batch.target.bool() & ~batch.action_mask).any()
@@ -167,3 +172,45 @@ def test_cvrp_refill_feature_by_hand() -> None:
     torch.testing.assert_close(d_go, torch.tensor([0.0, 4.0, 5.0, 3.0]))
     torch.testing.assert_close(d_back, torch.tensor([3.0, 5.0, 4.0, 0.0]))
     torch.testing.assert_close(refill, torch.tensor([6.0, 4.0, 2.0, 0.0]))
+
+
+def test_cvrp_state_from_partial_reads_routes_and_load() -> None:
+    """``[0, a, b, 0, c]``: via-depot flags on ``a`` and ``c``, the load of the current route only;
+    a trailing depot changes nothing; rows must serve as many customers."""
+    inst = _tensors(CVRP().generate(2, 6, rng=np.random.default_rng(0)))
+    red = BQCVRPReducer()
+    partial = torch.tensor([[0, 1, 2, 0, 3, -1], [0, 4, 0, 5, 6, 0]])
+    state = red.state_from_partial(inst, partial)
+    assert state.tour.tolist() == [[1, 2, 3], [4, 5, 6]]
+    assert state.via.tolist() == [[True, False, True], [True, True, False]]
+    d, cap = inst["demands"].float(), inst["capacity"].float()
+    torch.testing.assert_close(
+        state.load, torch.stack([cap[0] - d[0, 3], cap[1] - d[1, 5:7].sum()])
+    )
+    stepped = red.init_state(inst)
+    for t in range(3):
+        stepped = red.step(stepped, state.tour[:, t], state.via[:, t].long())
+    assert torch.equal(red.reduce(stepped).features, red.reduce(state).features)
+    with pytest.raises(ValueError, match="same number of customers"):
+        red.state_from_partial(inst, torch.tensor([[0, 1, 2], [0, 4, -1]]))
+
+
+def test_op_kp_state_from_partial_budget_and_capacity() -> None:
+    """OP: the budget left is ``max_length`` less the open path depot -> ... -> current, rows of
+    any length; KP: the capacity less the packed weight."""
+    inst = _tensors(OP().generate(2, 6, rng=np.random.default_rng(1)))
+    state = BQOPReducer().state_from_partial(inst, torch.tensor([[2, 5], [3, -1]]))
+    xy = inst["coords"].float()
+    used0 = (xy[0, 2] - xy[0, 0]).norm() + (xy[0, 5] - xy[0, 2]).norm()
+    used1 = (xy[1, 3] - xy[1, 0]).norm()
+    torch.testing.assert_close(state.left, inst["max_length"].float() - torch.stack([used0, used1]))
+    assert state.current.tolist() == [5, 3] and not state.ended.any()
+    with pytest.raises(ValueError, match="depot"):
+        BQOPReducer().state_from_partial(inst, torch.tensor([[2, 0], [3, -1]]))
+    kp = _tensors(KP().generate(2, 6, rng=np.random.default_rng(2)))
+    state = BQKPReducer().state_from_partial(kp, torch.tensor([[4, 1], [-1, -1]]))
+    w = kp["weights"].float()
+    torch.testing.assert_close(
+        state.left, kp["capacity"].float() - torch.stack([w[0, 1] + w[0, 4], w[1, 0] * 0])
+    )
+    assert state.packed.sum(dim=1).tolist() == [2, 0]

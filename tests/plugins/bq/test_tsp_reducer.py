@@ -157,15 +157,19 @@ def test_distance_reducer_adds_distances_to_both_ends(normalize: bool) -> None:
 def test_init_from_fewer_features_starts_from_the_same_function(tmp_path) -> None:
     """A ``bq`` model warm-starts a ``bq-dist`` one: zero weights on the appended inputs, so both
     give the same logits before training."""
-    from symco.plugins.bq.lightning import BQModule
+    from functools import partial
 
-    small = {"num_layers": 1, "dim": 16, "heads": 2, "ff_dim": 16}
-    src = BQModule(reducer="bq", **small)
+    from symco.plugins.bq.lightning import BQModule
+    from symco.plugins.bq.policy import BQTransformer
+    from symco.problems.tsp.problem import TSP
+
+    small = partial(BQTransformer, num_layers=1, dim=16, heads=2, ff_dim=16)
+    src = BQModule(TSP(), BQTSPReducer(), small)  # components injected directly, in Python
     torch.save(
         {"state_dict": src.state_dict(), "hyper_parameters": dict(src.hparams)},
         tmp_path / "src.ckpt",
     )
-    dst = BQModule(reducer="bq-dist", init_from=str(tmp_path / "src.ckpt"), **small)
+    dst = BQModule(TSP(), BQTSPDistanceReducer(), small, init_from=str(tmp_path / "src.ckpt"))
     dst.setup("fit")
     inst = _instances(2, 10, seed=1)
     state = src.reducer.init_state(inst)
@@ -174,3 +178,32 @@ def test_init_from_fewer_features_starts_from_the_same_function(tmp_path) -> Non
         a = src.policy(src.reducer.reduce(state))
         b = dst.policy(dst.reducer.reduce(state))
     torch.testing.assert_close(a, b)
+
+
+def test_state_from_partial_is_the_walked_state_and_checks_lengths() -> None:
+    red, inst = BQTSPReducer(), _instances(2, 8)
+    partial = torch.tensor([[0, 3, 5, -1], [2, 4, 7, -1]])
+    state = red.state_from_partial(inst, partial)
+    for row, prefix in enumerate([[0, 3, 5], [2, 4, 7]]):
+        walked = red.reduce(_walk(red, {k: v[row : row + 1] for k, v in inst.items()}, prefix))
+        got = red.reduce(red.select(state, torch.tensor([row])))
+        assert torch.equal(got.node_index, walked.node_index)
+        assert torch.equal(got.features, walked.features)
+    empty = red.state_from_partial(inst, torch.full((2, 3), -1))
+    assert torch.equal(empty.tour, red.init_state(inst).tour)
+    with pytest.raises(ValueError, match="same length"):
+        red.state_from_partial(inst, torch.tensor([[0, 3, 5], [2, 4, -1]]))
+    with pytest.raises(ValueError, match="twice"):
+        red.state_from_partial(inst, torch.tensor([[0, 3, 3], [2, 4, 7]]))
+
+
+def test_tour_minus_a_segment_is_the_path_tsp_of_the_segment() -> None:
+    """Random re-construction: the tour without the segment ``tour[a:b]``, rotated to start at
+    ``tour[b]``, reduces to the path-TSP from ``tour[a-1]`` to ``tour[b]`` through the segment."""
+    red, inst = BQTSPReducer(), _instances(1, 9, seed=3)
+    tour = torch.tensor([4, 0, 7, 2, 8, 1, 6, 3, 5])
+    a, b = 3, 6  # the segment 2, 8, 1
+    kept = torch.cat([tour[b:], tour[:a]])[None]  # [6, 3, 5, 4, 0, 7]
+    batch = red.reduce(red.state_from_partial(inst, kept))
+    assert batch.node_index[0, 0] == tour[a - 1] and batch.node_index[0, -1] == tour[b]
+    assert sorted(batch.node_index[0, 1:-1].tolist()) == sorted(tour[a:b].tolist())

@@ -50,3 +50,19 @@ def test_unknown_encoding_fails_clearly(workdir: Path, capsys: pytest.CaptureFix
     code = _code(["fit", "--config", str(TINY), "--model.init_args.encoding", "nope"])
     err = capsys.readouterr().err
     assert code == 2 and "unknown encoding 'nope'" in err and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_fit_and_check_without_the_bq_plugin(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Training, checkpoints and the symmetry check are the core's: they work with BQ disabled."""
+    monkeypatch.setenv("SYMCO_DISABLE_PLUGINS", "bq")
+    assert _code(["fit", "--config", str(TINY), "--trainer.max_steps", "2"]) == 0
+    last = workdir / "runs" / "zinc-tiny" / "checkpoints" / "last.ckpt"
+    capsys.readouterr()
+    assert _code(["check-symmetry", "--ckpt", str(last)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("ZincModule (") and out[-1] == "1 of 1 symmetries hold"
+    assert _code(["export-model", "--ckpt", str(last), "--out", "zinc.pt"]) == 0
+    assert _code(["check-symmetry", "--ckpt", "zinc.pt"]) == 0

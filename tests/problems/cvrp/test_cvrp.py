@@ -174,3 +174,32 @@ def test_malformed_cvrplib(tmp_path: Path, content: str, message: str) -> None:
     path.write_text(content)
     with pytest.raises((DataFileError, InvalidInstanceError), match=message):
         CVRP().read(path)
+
+
+def test_torch_objective_and_feasibility_by_hand() -> None:
+    """On the line instance: route lengths with padding and a repeated depot; overloaded or
+    missing customers are infeasible; ``euc_2d`` rounds each edge."""
+    import torch
+
+    inst = {k: torch.as_tensor(v) for k, v in _line().items()}
+    tours = torch.tensor(
+        [[0, 1, 2, 0, 3, -1], [0, 1, 0, 0, 2, 3], [0, 1, 2, 3, -1, -1], [0, 1, 2, -1, -1, -1]]
+    )
+    inst = {k: v.expand(4, *v.shape[1:]) for k, v in inst.items()}
+    cost = CVRP().objective_torch(inst, tours)
+    torch.testing.assert_close(
+        cost, torch.tensor([4.0 + 6.0, 2.0 + 6.0, 6.0, 4.0], dtype=torch.float64)
+    )
+    assert CVRP().feasible_torch(inst, tours).tolist() == [True, True, False, False]
+    scaled = {
+        **inst,
+        "coords": inst["coords"] * 1.3,
+        "euc_2d": torch.tensor([True, False, True, True]),
+    }
+    np.testing.assert_allclose(
+        CVRP().objective_torch(scaled, tours).numpy(),
+        CVRP().objective(
+            {k: v.numpy() for k, v in scaled.items()}, CVRP().unpack_solutions(tours.numpy())
+        ),
+        rtol=1e-12,
+    )

@@ -27,6 +27,30 @@ def test_euc_2d_rounds_each_edge() -> None:
     assert TSP().objective(inst, [np.array([0, 1, 2])])[0] == 4.0
 
 
+def test_torch_objective_rounds_like_numpy_on_tsplib_scales() -> None:
+    """``objective_torch`` with ``euc_2d`` on TSPLIB-like coordinates (hundreds of units, some
+    integer, some not, edges exactly at ``k + 0.5`` included): NumPy's value, float64, per row."""
+    import torch
+
+    rng = np.random.default_rng(3)
+    coords = np.concatenate([np.round(rng.random((3, 12, 2)) * 500), rng.random((3, 12, 2)) * 500])
+    coords[0, :2] = [[0.0, 0.0], [2.5, 0.0]]  # an edge of length 2.5: nint 3 (half up)
+    inst = {"coords": coords, "euc_2d": np.array([True, False, True, True, False, True])}
+    tours = np.stack([rng.permutation(12) for _ in range(6)])
+    tours[0, :2] = [0, 1]
+    want = TSP().objective(inst, tours)
+    got = TSP().objective_torch(
+        {k: torch.as_tensor(v) for k, v in inst.items()}, torch.as_tensor(tours)
+    )
+    assert got.dtype == torch.float64
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-12)
+    assert np.array_equal(want[inst["euc_2d"]], np.round(want[inst["euc_2d"]]))
+    f32 = TSP().objective_torch(
+        {"coords": torch.as_tensor(coords[:1]).float()}, torch.as_tensor(tours[:1])
+    )
+    assert f32.dtype == torch.float32
+
+
 @pytest.mark.parametrize("tour", [[0, 1, 1, 3], [0, 1, 2], [0, 1, 2, 3, 4], [0, 1, 2, 7]])
 def test_infeasible_tours(tour: list[int]) -> None:
     inst = TSP().generate(1, 4, rng=np.random.default_rng(0))

@@ -1,17 +1,25 @@
-"""Decoding a policy through a reducer: greedy and beam search, batched, with optional kNN."""
+"""Decoding a policy through a reducer: greedy and beam search, batched, with optional kNN, and
+test-time augmentation by a finite symmetry group of the problem.
+
+Any method that pairs a :class:`~symco.core.policy.Policy` with a
+:class:`~symco.core.reducer.SymmetryReducer` decodes with these (BQ-NCO does; an improver that
+re-constructs parts of a solution reuses :func:`greedy` on states from ``state_from_partial``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from symco.core.errors import InvalidInstanceError
 from symco.core.policy import Policy
 from symco.core.problem import Problem
 from symco.core.reducer import SymmetryReducer
+from symco.core.symmetry.group import Group
 
 
 def _choose(logits: Tensor, batch: Any) -> tuple[Tensor, Tensor]:
@@ -106,3 +114,68 @@ def beam_search(
         pick = int(np.argmin(values) if problem.sense == "min" else np.argmax(values))
         best.append(cands[pick])
     return best
+
+
+Decoder = Callable[[Mapping[str, Tensor]], list[np.ndarray]]
+"""A batch of instances in, one solution per instance out (greedy, beam, ...)."""
+
+
+def augmentation_key(problem: Problem, group: Group) -> str:
+    """The instance array ``group`` acts on, if ``problem``'s objective is invariant under it.
+
+    :raises InvalidInstanceError: the problem declares no invariance to ``group``.
+    """
+    key = problem.invariances.get(group.name)
+    if key is None or group.elements() is None:
+        declared = ", ".join(problem.invariances) or "none"
+        raise InvalidInstanceError(
+            f"--augment: {problem.name}'s objective is not declared invariant under "
+            f"{group.name} (its invariances: {declared})"
+        )
+    return key
+
+
+def augment(problem: Problem, group: Group, instances: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """Every image of every instance under the finite ``group``, element-major: row
+    ``k * B + b`` is element ``k`` applied to instance ``b`` (element 0 is the identity).
+
+    The solutions of an image are solutions of the original (the group moves coordinates, not
+    node labels) with the same objective value, by the declared invariance.
+    """
+    key = augmentation_key(problem, group)
+    elements = group.elements()
+    assert elements is not None
+    first = instances[key]
+    b = first.shape[0]
+    k = len(elements) if isinstance(elements, Tensor) else len(elements[0])
+    out = {name: v.repeat(k, *([1] * (v.dim() - 1))) for name, v in instances.items()}  # (K*B, ...)
+    index = torch.arange(k, device=first.device).repeat_interleave(b)  # (K*B,) element per row
+    g = group.select(elements, index)
+    out[key] = group.act(g, out[key].double()).to(first.dtype)
+    return out
+
+
+def best_of_images(
+    problem: Problem,
+    instances: Mapping[str, Tensor],
+    solutions: list[np.ndarray],
+    images: int,
+) -> list[np.ndarray]:
+    """Per instance, the best of its ``images`` solutions (element-major rows, see :func:`augment`)
+    by the problem's objective on the original instance."""
+    np_inst = {k: v.cpu().numpy() for k, v in instances.items()}
+    b = next(iter(np_inst.values())).shape[0]
+    tiled = {k: np.concatenate([v] * images) for k, v in np_inst.items()}
+    values = problem.objective(tiled, solutions).reshape(images, b)  # (K, B)
+    pick = values.argmin(axis=0) if problem.sense == "min" else values.argmax(axis=0)
+    return [solutions[int(pick[i]) * b + i] for i in range(b)]
+
+
+def decode_augmented(
+    decode: Decoder, problem: Problem, group: Group, instances: Mapping[str, Tensor]
+) -> list[np.ndarray]:
+    """Decode all images of every instance in one batch and keep each instance's best
+    (test-time augmentation; POMO's x8 augmentation is ``group = square-dihedral``)."""
+    images = augment(problem, group, instances)
+    k = len(next(iter(images.values()))) // len(next(iter(instances.values())))
+    return best_of_images(problem, instances, decode(images), k)

@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from symco.plugins.bq.decode import _best_per_owner, beam_search, greedy
+from symco.core.decoding import _best_per_owner, beam_search, greedy
 from symco.plugins.bq.policy import BQTransformer
 from symco.plugins.bq.tsp import BQTSPReducer
 from symco.problems.tsp import TSP
@@ -101,3 +101,64 @@ def test_best_per_owner_matches_a_loop(counts: list[int], width: int, seed: int)
         expected += sorted(rows, key=lambda r: -float(score[r]))[:width]
     got = _best_per_owner(owner, score, len(counts), width).tolist()
     assert got == expected
+
+
+# -- test-time augmentation ------------------------------------------------------------------------
+
+
+def _shipped(name: str, registry):
+    from symco.core.manager import shipped_models
+    from symco.core.training.checkpoints import load_model
+
+    from ..conftest import _PM
+
+    return load_model(name, shipped_models(_PM), registry).module
+
+
+def test_augment_lays_out_every_image(registry) -> None:
+    from symco.core.decoding import augment
+    from symco.core.symmetry import SquareDihedral
+
+    tsp = registry.problem("tsp")
+    inst = {
+        k: torch.as_tensor(v) for k, v in tsp.generate(3, 7, rng=np.random.default_rng(0)).items()
+    }
+    images = augment(tsp, SquareDihedral(), inst)
+    assert images["coords"].shape == (24, 7, 2)
+    torch.testing.assert_close(images["coords"][:3], inst["coords"])  # element 0: identity
+    d = torch.cdist(inst["coords"], inst["coords"]).repeat(8, 1, 1)
+    torch.testing.assert_close(torch.cdist(images["coords"], images["coords"]), d)
+    assert len({tuple(images["coords"][k * 3, 0].tolist()) for k in range(8)}) == 8
+
+
+@pytest.mark.parametrize("name", ["bq-tsp", "bq-cvrp"])
+def test_d4_augmentation_never_worse_than_greedy(name: str, registry) -> None:
+    from symco.core.decoding import decode_augmented
+    from symco.core.symmetry import SquareDihedral
+
+    module = _shipped(name, registry)
+    problem = module.problem
+    inst = problem.generate(6, 20, rng=np.random.default_rng(5))
+    tensors = {k: torch.as_tensor(v) for k, v in inst.items()}
+
+    def run(t):
+        return greedy(module.policy, module.reducer, t)
+
+    plain = problem.objective(inst, run(tensors))
+    best = decode_augmented(run, problem, SquareDihedral(), tensors)
+    problem.check_solution(inst, best)
+    aug = problem.objective(inst, best)
+    assert (aug <= plain + 1e-9).all() and (aug < plain - 1e-9).any()
+
+
+def test_augment_refused_where_the_objective_is_not_invariant(capsys) -> None:
+    from symco.core.cli import main
+
+    code = main(["evaluate", "--ckpt", "bq-kp", "--generate", "10:1", "--augment", "d4"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err == [
+        "symco: error: --augment: kp's objective is not declared invariant under "
+        "square-dihedral (its invariances: none)"
+    ]
+    assert main(["evaluate", "--ckpt", "bq-tsp", "--generate", "10:1", "--augment", "d8"]) == 2
+    assert capsys.readouterr().err.startswith("symco: error: unknown group 'd8'; registered: ")

@@ -1,0 +1,48 @@
+"""The core's own plugin (registered first by :func:`~symco.core.manager.get_plugin_manager`).
+
+It declares the core kinds, registers the built-in groups and frames, and adds the commands
+``plugins``, ``data`` and ``solve`` — through the same hooks a third-party plugin uses.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from symco.core.hookspecs import hookimpl
+from symco.core.registry import Registry
+
+CORE_KINDS: tuple[tuple[str, str, bool], ...] = (
+    ("problem", "a problem family: generator, objective, feasibility, files", False),
+    ("solver", "ground-truth or baseline solver of one problem", True),
+    ("reducer", "canonical reduced states of a problem's constructive MDP", True),
+    ("policy", "network scoring the actions of reduced states", False),
+    ("encoding", "positional/structural graph encoding", False),
+    ("group", "a group acting on data (symco.core.symmetry.Group)", False),
+    ("frame", "a frame / canonicalization (symco.core.symmetry.Frame)", False),
+    ("model", "a trainable LightningModule (symco fit, checkpoints by class path)", False),
+    ("datamodule", "a LightningDataModule feeding registered models", False),
+)
+"""``(name, doc, per_problem)`` of the kinds the core declares."""
+
+
+@hookimpl
+def symco_add_kinds(registry: Registry) -> None:
+    for name, doc, per_problem in CORE_KINDS:
+        registry.add_kind(name, doc, per_problem=per_problem)
+
+
+@hookimpl
+def symco_register(registry: Registry) -> None:
+    from symco.core.symmetry import BUILTIN_FRAMES, BUILTIN_GROUPS
+
+    for group in BUILTIN_GROUPS:
+        registry.add_group(group)
+    for frame in BUILTIN_FRAMES:
+        registry.add_frame(frame)
+
+
+@hookimpl
+def symco_add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from symco.core.cli import add_core_commands
+
+    add_core_commands(subparsers)

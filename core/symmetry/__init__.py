@@ -1,0 +1,80 @@
+"""The symmetry layer: groups acting on tensors and frames that canonicalize point sets.
+
+* :class:`Group` and the built-in groups (:data:`BUILTIN_GROUPS`): node permutations, the
+  square's dihedral group, O(d)/SO(d), E(d)/SE(d), rotations about an axis, eigenvector signs
+  and bases, torus translations and flows.
+* :class:`Frame` and the built-in frames (:data:`BUILTIN_FRAMES`): translation-scale, kNN
+  neighbourhood and PCA frames (for frame averaging).
+* :class:`Symmetry` declarations and :func:`check_symmetries` (from :mod:`.declare`).
+"""
+
+from __future__ import annotations
+
+from .declare import (
+    NoSymmetriesError,
+    Symmetric,
+    Symmetry,
+    SymmetryResult,
+    check_symmetries,
+)
+from .frames import (
+    BUILTIN_FRAMES,
+    DegenerateFrameError,
+    Frame,
+    NeighbourhoodFrame,
+    PCAFrame,
+    PCAFrames,
+    ScaleParams,
+    TranslationScaleFrame,
+    bounding_square,
+    neighbourhood_frame,
+    normalize_coords,
+)
+from .group import Element, Group
+from .groups import (
+    BUILTIN_GROUPS,
+    AxisRotation,
+    EigenBasis,
+    EigenSigns,
+    Euclidean,
+    NodePermutation,
+    Orthogonal,
+    SquareDihedral,
+    TorusFlow,
+    TorusTranslation,
+)
+from .orthogonal import haar_orthogonal
+from .torus import roll2d
+
+__all__ = [
+    "BUILTIN_FRAMES",
+    "BUILTIN_GROUPS",
+    "AxisRotation",
+    "DegenerateFrameError",
+    "EigenBasis",
+    "EigenSigns",
+    "Element",
+    "Euclidean",
+    "Frame",
+    "Group",
+    "NeighbourhoodFrame",
+    "NoSymmetriesError",
+    "NodePermutation",
+    "Orthogonal",
+    "PCAFrame",
+    "PCAFrames",
+    "ScaleParams",
+    "SquareDihedral",
+    "Symmetric",
+    "Symmetry",
+    "SymmetryResult",
+    "TorusFlow",
+    "TorusTranslation",
+    "TranslationScaleFrame",
+    "bounding_square",
+    "check_symmetries",
+    "haar_orthogonal",
+    "neighbourhood_frame",
+    "normalize_coords",
+    "roll2d",
+]

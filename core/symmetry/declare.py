@@ -1,0 +1,165 @@
+"""How a model declares its symmetries, and the check that verifies a declaration.
+
+A model (a ``LightningModule``, a policy, an encoding, any ``nn.Module``) declares its
+symmetries by implementing three methods (the :class:`Symmetric` protocol):
+
+* ``symmetry_inputs(n, generator)`` — a random input batch of ``n`` examples, drawn from
+  ``generator`` only, in float64 (the check runs the model in float64);
+* ``symmetries(inputs)`` — a list of :class:`Symmetry` on those inputs (groups sized for them):
+  a group, how an element acts on the model's input, and how the output must transform
+  (``None``: it must not change — invariance);
+* ``symmetry_outputs(inputs)`` — the output tensor the declaration speaks about.
+
+:func:`check_symmetries` draws ``n`` elements of each group with a seeded generator, runs the
+batch and its transformed copy, and compares ``f(g·x)`` with ``g·f(x)`` — the way e3nn's
+``assert_equivariant`` checks its networks. ``symco check-symmetry`` prints its rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import torch
+from torch import Tensor
+
+from symco.core.errors import SymcoError
+from symco.core.symmetry.group import Group
+
+Relation = Literal["invariant", "equivariant", "permuted"]
+
+
+@dataclass(frozen=True)
+class Symmetry:
+    """One declared symmetry of a model.
+
+    :param group: the group (sized for the inputs ``symmetry_inputs`` makes).
+    :param act_input: ``(g, inputs) -> g·inputs`` for a batch of elements ``g`` (one per example).
+    :param act_output: ``(g, y) -> g·y``; ``None`` declares invariance (``f(g·x) = f(x)``).
+    :param relation: how the output transforms, for the report: ``invariant``, ``equivariant``
+        (by a group action on the output), ``permuted`` (the output's rows permute with the
+        input's nodes).
+    :param description: what acts on what, one line (e.g. "nodes of the reduced instance").
+    """
+
+    group: Group
+    act_input: Callable[[Any, Any], Any]
+    act_output: Callable[[Any, Tensor], Tensor] | None = None
+    relation: Relation = "invariant"
+    description: str = ""
+
+    @property
+    def label(self) -> str:
+        """``group: description``, the row label of a report."""
+        return f"{self.group.name}: {self.description}" if self.description else self.group.name
+
+
+@runtime_checkable
+class Symmetric(Protocol):
+    """What :func:`check_symmetries` asks of a model (see the module docstring)."""
+
+    def symmetry_inputs(self, n: int, generator: torch.Generator) -> Any: ...
+
+    def symmetries(self, inputs: Any) -> Sequence[Symmetry]: ...
+
+    def symmetry_outputs(self, inputs: Any) -> Tensor: ...
+
+
+class NoSymmetriesError(SymcoError):
+    """A model that declares no symmetry (reported, never passed)."""
+
+
+@dataclass(frozen=True)
+class SymmetryResult:
+    """The check of one declared symmetry: errors of ``f(g·x)`` against ``g·f(x)``.
+
+    ``max_rel`` is the largest absolute error divided by the largest ``|g·f(x)|`` (a scale-free
+    error); the row passes when ``max_rel <= tol``. Entries that are ``-inf`` (masked logits)
+    must be ``-inf`` in both and are left out of the errors.
+    """
+
+    label: str
+    relation: str
+    max_abs: float
+    mean_abs: float
+    max_rel: float
+    mean_rel: float
+    tol: float
+
+    @property
+    def passed(self) -> bool:
+        return self.max_rel <= self.tol
+
+    def row(self) -> list[Any]:
+        """The report row: label, relation, errors, pass/FAIL."""
+        verdict = "pass" if self.passed else "FAIL"
+        errors = [f"{e:.2e}" for e in (self.max_abs, self.mean_abs, self.max_rel)]
+        return [self.label, self.relation, *errors, verdict]
+
+
+def compare(got: Tensor, want: Tensor) -> tuple[float, float, float, float]:
+    """``(max abs, mean abs, max rel, mean rel)`` error of ``got`` against ``want``.
+
+    Relative errors divide by the largest finite ``|want|``. Mismatched shapes or ``-inf``
+    entries that moved (a mask that does not transform) count as an infinite error.
+    """
+    if got.shape != want.shape:
+        return (float("inf"),) * 4
+    inf_got, inf_want = torch.isinf(got), torch.isinf(want)
+    if not torch.equal(inf_got, inf_want) or not torch.equal(got[inf_got], want[inf_want]):
+        return (float("inf"),) * 4
+    finite = ~inf_want
+    diff = (got - want).abs()[finite]  # (K,)
+    if diff.numel() == 0:
+        return (0.0,) * 4
+    scale = want.abs()[finite].max().clamp_min(1e-300)
+    rel = diff / scale
+    return float(diff.max()), float(diff.mean()), float(rel.max()), float(rel.mean())
+
+
+def check_symmetries(
+    model: Any, *, n: int = 4, seed: int = 0, tol: float = 1e-6, device: str = "cpu"
+) -> list[SymmetryResult]:
+    """Check every symmetry ``model`` declares, in float64, with elements drawn from ``seed``.
+
+    An ``nn.Module`` is moved to ``device`` and float64 and runs in eval mode; its dtype and
+    mode are restored afterwards.
+
+    :raises NoSymmetriesError: the model declares nothing (no :class:`Symmetric` methods, or an
+        empty ``symmetries()``).
+    """
+    name = type(model).__name__
+    if not isinstance(model, Symmetric):
+        raise NoSymmetriesError(f"{name} declares no symmetries (it has no symmetries() method)")
+    module = model if isinstance(model, torch.nn.Module) else None
+    if module is not None:
+        was_training = module.training
+        dtype = next((p.dtype for p in module.parameters()), torch.float32)
+        module.to(device=device, dtype=torch.float64).eval()
+    results = []
+    try:
+        gen = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            inputs = _to(model.symmetry_inputs(n, gen), device)
+            declared = list(model.symmetries(inputs))
+            if not declared:
+                raise NoSymmetriesError(f"{name} declares no symmetries (symmetries() is empty)")
+            y = model.symmetry_outputs(inputs)
+            for sym in declared:
+                g = _to(sym.group.sample(n, gen, dtype=torch.float64), device)
+                y_g = model.symmetry_outputs(sym.act_input(g, inputs))
+                want = y if sym.act_output is None else sym.act_output(g, y)
+                errors = compare(y_g.double(), want.double())
+                results.append(SymmetryResult(sym.label, sym.relation, *errors, tol))
+    finally:
+        if module is not None:
+            module.to(dtype=dtype).train(was_training)
+    return results
+
+
+def _to(obj: Any, device: str) -> Any:
+    """Move a tensor (anything with ``.to``, or a tuple of them) to ``device``."""
+    if isinstance(obj, tuple):
+        return tuple(_to(o, device) for o in obj)
+    return obj.to(device) if hasattr(obj, "to") else obj

@@ -1,0 +1,1 @@
+"""Generic training and evaluation of any registered module (the core's ``training`` plugin)."""

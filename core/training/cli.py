@@ -1,0 +1,259 @@
+"""Generic training and model commands: ``symco fit|validate|test|predict`` (LightningCLI),
+``symco models``, ``symco export-model`` and ``symco check-symmetry``, for any registered module."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from symco.core.errors import DataFileError, InvalidInstanceError
+from symco.core.manager import PluginManager, shipped_models
+from symco.core.registry import Registry
+
+LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
+_CONFIG_FLAGS = ("--config", "-c")
+
+
+def _read_yaml(path: Path) -> Any:
+    import yaml
+
+    if not path.is_file():
+        raise DataFileError(f"{path}: no such config file")
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise DataFileError(f"{path}: {at}not valid YAML ({problem})") from None
+
+
+def _override_fields(
+    argv: list[str], config: Mapping[str, Any], registry: Registry, models: Mapping[str, str]
+) -> list[str]:
+    """Resolve registry names given on the command line (``--model.init_args.reducer bq-dist``)."""
+    from symco.core.training.config import _problem_name, import_class, resolve_value
+
+    out = list(argv)
+    for key in ("model", "data"):
+        section = config.get(key)
+        path = section.get("class_path") if isinstance(section, Mapping) else None
+        cls = import_class(path) if isinstance(path, str) else None
+        fields: Mapping[str, str] = getattr(cls, "registry_fields", {}) if cls else {}
+        init = section.get("init_args", {}) if isinstance(section, Mapping) else {}
+        problem = _problem_name(init.get("problem")) if "problem" in init else None
+        i = 0
+        while i < len(out):
+            flag, eq, value = out[i].partition("=")
+            arg = next(
+                (
+                    flag[len(p) :]
+                    for p in (f"--{key}.init_args.", f"--{key}.")
+                    if flag.startswith(p)
+                ),
+                "",
+            )
+            if arg in fields and (eq or i + 1 < len(out)):
+                at = i if eq else i + 1  # the token holding the value
+                value = value if eq else out[at]
+                resolved = resolve_value(fields[arg], value, registry, models, problem, flag)
+                # a class becomes a JSON mapping, which LightningCLI parses like YAML
+                text = json.dumps(resolved) if isinstance(resolved, Mapping) else str(resolved)
+                out[at] = f"{flag}={text}" if eq else text
+                i = at
+            i += 1
+    return out
+
+
+def resolve_argv(
+    argv: Sequence[str], registry: Registry, models: Mapping[str, str], tmp: Path
+) -> list[str]:
+    """LightningCLI arguments with every ``--config`` file's registry names resolved into a
+    rewritten copy under ``tmp`` (see :mod:`symco.core.training.config`)."""
+    import yaml
+
+    from symco.core.training.config import resolve_config
+
+    out: list[str] = []
+    merged: dict[str, Any] = {}
+    it = iter(range(len(argv)))
+    args = list(argv)
+    for i in it:
+        tok = args[i]
+        flag, eq, value = tok.partition("=")
+        if flag in _CONFIG_FLAGS and (eq or i + 1 < len(args)):
+            if not eq:
+                value = args[next(it)]
+            path = Path(value)
+            config = _read_yaml(path)
+            if not isinstance(config, Mapping):
+                raise DataFileError(f"{path}: a config must be a YAML mapping")
+            resolved = resolve_config(config, registry, models, str(path))
+            copy = tmp / f"{len(out)}-{path.name}"
+            copy.write_text(yaml.safe_dump(resolved, sort_keys=False))
+            for key in ("model", "data"):
+                if key in resolved:
+                    merged[key] = resolved[key]
+            out += ["--config", str(copy)]
+        else:
+            out.append(tok)
+    return _override_fields(out, merged, registry, models)
+
+
+def run_lightning(args: argparse.Namespace, pm: PluginManager, registry: Registry) -> int:
+    """Hand the command line after ``symco`` to LightningCLI (its parser, errors and help),
+    with registry names in the configs resolved against the registry this process built."""
+    import sys
+
+    import lightning as L
+    from lightning.pytorch.cli import LightningCLI
+
+    with tempfile.TemporaryDirectory(prefix="symco-config-") as tmp:
+        rest = resolve_argv(args.rest, registry, shipped_models(pm), Path(tmp))
+        # LightningCLI reads sys.argv itself (passing `args=` as well makes it warn): show it ours
+        saved, sys.argv = sys.argv, ["symco", args.command, *rest]
+        try:
+            LightningCLI(
+                L.LightningModule,
+                L.LightningDataModule,
+                subclass_mode_model=True,
+                subclass_mode_data=True,
+                parser_kwargs={"prog": "symco", "default_env": False},
+                save_config_kwargs={"overwrite": True},
+                auto_configure_optimizers=False,
+            )
+        finally:
+            sys.argv = saved
+    return 0
+
+
+def run_models(args: argparse.Namespace, pm: PluginManager, registry: Registry) -> int:
+    import textwrap
+
+    from symco.core.table import format_table
+    from symco.core.training.checkpoints import module_config, read_checkpoint
+
+    rows = []
+    for name, path in sorted(shipped_models(pm).items()):
+        obj = read_checkpoint(Path(path))
+        class_path, hp = module_config(obj, path)
+        params = sum(v.numel() for v in obj["state_dict"].values())
+        notes = textwrap.shorten(str(obj.get("notes", "")), width=70, placeholder=" ...")
+        rows.append([name, class_path.rpartition(".")[2], _problem_of(hp), f"{params / 1e6:.2f}M",
+                     f"{Path(path).stat().st_size / 1e6:.1f} MB", notes])  # fmt: skip
+    print(
+        format_table(["name", "module", "problem", "parameters", "file", "notes"], rows)
+        if rows
+        else "no shipped models"
+    )
+    return 0
+
+
+def _problem_of(hp: Mapping[str, Any]) -> str:
+    from symco.core.training.config import _problem_name
+
+    return _problem_name(hp.get("problem")) or "" if "problem" in hp else ""
+
+
+def run_export(args: argparse.Namespace, pm: PluginManager, registry: Registry) -> int:
+    from symco.core.training.checkpoints import export_model
+
+    slim = export_model([Path(c) for c in args.ckpt], Path(args.out), args.notes, registry)
+    avg = f", mean of {len(args.ckpt)} checkpoints" if len(args.ckpt) > 1 else ""
+    size = Path(args.out).stat().st_size / 1e6
+    print(f"wrote {args.out} (step {slim['global_step']}{avg}, {size:.1f} MB)")
+    return 0
+
+
+def _module_from_config(path: Path, registry: Registry, models: Mapping[str, str]) -> Any:
+    from symco.core.training.checkpoints import build_module
+    from symco.core.training.config import resolve_config
+
+    config = _read_yaml(path)
+    if not isinstance(config, Mapping) or not isinstance(config.get("model"), Mapping):
+        raise DataFileError(f"{path}: no 'model' section with a class_path")
+    model = resolve_config(config, registry, models, str(path))["model"]
+    class_path = model.get("class_path")
+    if not isinstance(class_path, str):
+        raise DataFileError(f"{path}: model: no class_path")
+    return build_module(class_path, dict(model.get("init_args") or {}), registry)
+
+
+def run_check_symmetry(args: argparse.Namespace, pm: PluginManager, registry: Registry) -> int:
+    """Build a model (config or checkpoint), check each declared symmetry, print one row each."""
+    import torch
+
+    from symco.core.symmetry.declare import check_symmetries
+    from symco.core.table import format_table
+    from symco.core.training.checkpoints import load_model
+
+    if (args.config is None) == (args.ckpt is None):
+        raise InvalidInstanceError("check-symmetry: give exactly one of --config or --ckpt")
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise InvalidInstanceError(f"--device: {args.device} requested, but CUDA is not available")
+    models = shipped_models(pm)
+    if args.config is not None:
+        module, label = _module_from_config(Path(args.config), registry, models), args.config
+    else:
+        module, label = load_model(args.ckpt, models, registry).module, args.ckpt
+    results = check_symmetries(
+        module, n=args.batch_size, seed=args.seed, tol=args.tol, device=args.device
+    )
+    print(f"{type(module).__name__} ({label}), float64, seed {args.seed}, tol {args.tol:g}")
+    head = ["symmetry", "relation", "max abs", "mean abs", "max rel", "result"]
+    print(format_table(head, [r.row() for r in results]))
+    failed = [r for r in results if not r.passed]
+    print(f"{len(results) - len(failed)} of {len(results)} symmetries hold")
+    return 1 if failed else 0
+
+
+def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The generic training commands (added by :mod:`symco.core.training.plugin`)."""
+    from symco.core.cli import _number
+
+    helps = {
+        "fit": "train a model from a YAML config (LightningCLI: symco fit --config configs/tsp/cpu.yaml)",
+        "validate": "validate a checkpoint (LightningCLI)",
+        "test": "test a checkpoint (LightningCLI)",
+        "predict": "predict with a checkpoint (LightningCLI)",
+    }
+    for name in LIGHTNING_COMMANDS:
+        p = subparsers.add_parser(name, help=helps[name], add_help=False, prefix_chars="\0")
+        p.add_argument("rest", nargs=argparse.REMAINDER)
+        p.set_defaults(handler=run_lightning)
+
+    p = subparsers.add_parser("models", help="list the trained models plugins ship")
+    p.set_defaults(handler=run_models)
+
+    p = subparsers.add_parser(
+        "export-model", help="slim a Lightning checkpoint into a shippable model file"
+    )
+    p.add_argument(
+        "--ckpt",
+        required=True,
+        nargs="+",
+        help="Lightning checkpoint(s) of a registered module; several of one run are averaged",
+    )
+    p.add_argument("--out", required=True, help="output .pt file")
+    p.add_argument("--notes", default="", help="how it was trained (shown by `symco models`)")
+    p.set_defaults(handler=run_export)
+
+    p = subparsers.add_parser(
+        "check-symmetry",
+        help="check every symmetry a model declares, in float64 (exit 1 if one fails)",
+    )
+    p.add_argument("--config", default=None, help="a `symco fit` YAML config (its model)")
+    p.add_argument("--ckpt", default=None, help="a checkpoint, model file or shipped model name")
+    p.add_argument("--seed", type=_number(int, 0, strict=False), default=0, help="element seed")
+    p.add_argument(
+        "--tol", type=_number(float, 0, strict=True), default=1e-6, help="max relative error"
+    )
+    p.add_argument(
+        "--batch-size", type=_number(int, 1, strict=False), default=4, help="examples checked"
+    )
+    p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1, ...)")
+    p.set_defaults(handler=run_check_symmetry)

@@ -1,0 +1,148 @@
+"""Symmetry declarations and the check: every registered model, policy and encoding passes its
+own declaration in float64; a model that breaks it fails; one that declares nothing is refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from symco.core.cli import main
+from symco.core.policy import node_permutation_symmetry, random_reduced_batch
+from symco.core.symmetry import NoSymmetriesError, check_symmetries
+
+from ...conftest import registered
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.mark.parametrize("entry", registered("encoding"))
+def test_every_encoding_passes_its_declaration(entry) -> None:
+    results = check_symmetries(entry.obj(), n=3, seed=0)
+    assert results and all(r.passed for r in results), [r.row() for r in results]
+
+
+@pytest.mark.parametrize("policy", registered("policy"))
+@pytest.mark.parametrize("reducer", registered("reducer"))
+def test_every_policy_is_node_permutation_equivariant(policy, reducer, registry) -> None:
+    red = reducer.obj()
+    pol = policy.obj(red.num_features, red.num_node_types, red.actions_per_node, **_small(policy))
+    problem = registry.problem(reducer.problem)
+
+    class Checked(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.policy = pol
+
+        def symmetry_inputs(self, n, generator):
+            return random_reduced_batch(problem, red, n, 10, generator)
+
+        def symmetries(self, inputs):
+            return [node_permutation_symmetry(inputs.features.shape[1])]
+
+        def symmetry_outputs(self, inputs):
+            return self.policy(inputs)
+
+    results = check_symmetries(Checked(), n=3, seed=1)
+    assert all(r.passed for r in results), [r.row() for r in results]
+
+
+def _small(policy) -> dict:
+    return (
+        {"num_layers": 2, "dim": 16, "heads": 2, "ff_dim": 16}
+        if policy.name == "transformer"
+        else {}
+    )
+
+
+class _SignDependent(nn.Module):
+    """Declares sign invariance of a sum that depends on the signs: must fail."""
+
+    def symmetry_inputs(self, n, generator):
+        return torch.randn(n, 8, 4, generator=generator, dtype=torch.float64)
+
+    def symmetries(self, inputs):
+        from symco.core.symmetry import EigenSigns, Symmetry
+
+        group = EigenSigns(4)
+        return [Symmetry(group, group.act, None, "invariant", "signs")]
+
+    def symmetry_outputs(self, inputs):
+        return inputs.sum(dim=1)
+
+
+class _Positional(nn.Module):
+    """A node-wise map plus a position term: not permutation equivariant, must fail."""
+
+    def symmetry_inputs(self, n, generator):
+        return torch.randn(n, 6, 2, generator=generator, dtype=torch.float64)
+
+    def symmetries(self, inputs):
+        from symco.core.symmetry import NodePermutation, Symmetry
+
+        group = NodePermutation(6)
+        return [Symmetry(group, group.act, group.act, "permuted", "nodes")]
+
+    def symmetry_outputs(self, inputs):
+        return inputs.tanh() + torch.arange(6, dtype=inputs.dtype)[None, :, None]
+
+
+@pytest.mark.parametrize("model", [_SignDependent(), _Positional()])
+def test_a_broken_symmetry_fails(model) -> None:
+    (result,) = check_symmetries(model, n=4, seed=0)
+    assert not result.passed and result.max_rel > 0.01
+
+
+def test_a_model_without_declarations_is_refused() -> None:
+    with pytest.raises(NoSymmetriesError, match="Linear declares no symmetries"):
+        check_symmetries(nn.Linear(2, 2))
+
+
+def test_dtype_and_mode_are_restored() -> None:
+    from symco.encodings import SPE
+
+    enc = SPE(num_eigs=4, m=2, phi_hidden=4, rho_hidden=4, out_dim=4)
+    check_symmetries(enc, n=2)
+    assert next(enc.parameters()).dtype == torch.float32 and enc.training
+
+
+def test_check_symmetry_cli(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-symmetry", "--ckpt", "bq-kp", "--seed", "3"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "BQModule (bq-kp), float64, seed 3, tol 1e-06"
+    assert "node-permutation" in out[3] and out[3].endswith("pass")
+    assert out[-1] == "1 of 1 symmetries hold"
+
+
+@pytest.mark.parametrize(
+    "argv, first",
+    [
+        (
+            ["check-symmetry"],
+            "symco: error: check-symmetry: give exactly one of --config or --ckpt",
+        ),
+        (["check-symmetry", "--ckpt", "nope"], "symco: error: unknown model 'nope'; shipped: "),
+        (
+            ["check-symmetry", "--config", "missing.yaml"],
+            "symco: error: missing.yaml: no such config file",
+        ),
+        (
+            ["check-symmetry", "--ckpt", "bq-tsp", "--tol", "0"],
+            "symco check-symmetry: error: argument --tol: must be > 0, got 0",
+        ),
+    ],
+)
+def test_check_symmetry_bad_input(argv, first: str, capsys: pytest.CaptureFixture[str]) -> None:
+    try:
+        code = main(argv)
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith(first)
+
+
+def test_check_symmetry_of_a_config(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-symmetry", "--config", str(ROOT / "configs" / "tsp" / "tiny.yaml")]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "1 of 1 symmetries hold"
