@@ -7,7 +7,7 @@
 Quality: greedy (and beam-16 on the first --beam-instances) of a model on seeded test sets of
 each size, labelled once by the problem's reference solver (``--reference``, default: the
 strongest installed) into benchmarks/data/, beside the problem's baselines in the same run; for
-CVRP also the CVRPLIB X instances of ../shared/data (up to 300 customers by default). Nothing here
+CVRP also the CVRPLIB X instances of benchmarks/instances (up to 300 customers by default). Nothing here
 names a problem: the model's problem says what its baselines and files are.
 Speed: training samples/s (batch 64, the reducer's own sub-problem sampling) and greedy decoding
 ms/instance, fp32 vs bf16 autocast.
@@ -31,7 +31,7 @@ from symco.core.manager import load_registry
 from symco.core.table import format_table
 
 HERE = Path(__file__).resolve().parent
-SHARED = HERE.parent.parent / "shared" / "data"
+SHARED = HERE / "instances"  # the real instances shipped with the repository
 HEADER = ["problem", "n", "inst", "method", "mean objective", "gap %", "s/inst"]
 
 

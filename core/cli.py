@@ -273,11 +273,14 @@ def cmd_solve(args: argparse.Namespace, pm: PluginManager, registry: Registry) -
     }
     for name, n in largest.items():
         solvers[name](**options).check_size(n)
+    from symco.core.progress import progress
+
     rows, records = [], []
-    with Pool(args.workers) as pool:
+    with Pool(args.workers) as pool, progress(len(items), "solving", quiet=args.quiet) as done:
         futs = [pool.submit(solvers[p.name], options, inst) for _, p, inst, _ in items]
         for (name, problem, inst, ref), fut in zip(items, futs):
             solution, seconds = fut.result()
+            done(1)
             problem.check_solution(inst, [solution])
             cost = float(problem.objective(inst, [solution])[0])
             gap = None if ref is None else float(problem.gap(cost, ref))
@@ -410,6 +413,7 @@ def add_core_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--seed", type=_nonneg_int, default=0, help="solver seed")
     p.add_argument("--workers", type=_positive_int, default=1, help="solver processes")
     p.add_argument("--out", default=None, help="write one JSON line per instance here")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=cmd_solve)
 
 

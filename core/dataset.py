@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from symco.core.errors import DataFileError, InvalidInstanceError
-from symco.core.problem import Instances, Problem
+from symco.core.problem import Instances, Problem, integral_as_int64
 
 
 @contextmanager
@@ -115,11 +115,16 @@ class Dataset:
 
 
 def load_dataset(path: str | os.PathLike[str], problem: Problem) -> Dataset:
-    """Read ``path`` and check it against ``problem``'s arrays (keys, shapes, finite values)."""
+    """Read ``path`` and check it against ``problem``'s arrays (keys, shapes, finite values).
+
+    Integer arrays stored as floats with integral values (other codebases' capacities and
+    demands) are returned as ``int64``; a fractional one is refused naming its first index.
+    """
     arrays = read_npz(path)
     keys = {s.key for s in problem.instance_spec}
     instances = {k: v for k, v in arrays.items() if k in keys}
     b, _ = problem.validate(instances, str(path))
+    instances = integral_as_int64(problem.instance_spec, instances)
     solutions = arrays.get(problem.solution_key)
     objectives = arrays.get(problem.objective_key)
     for key, arr in ((problem.solution_key, solutions), (problem.objective_key, objectives)):

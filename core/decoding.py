@@ -149,7 +149,7 @@ def augment(problem: Problem, group: Group, instances: Mapping[str, Tensor]) -> 
     b = first.shape[0]
     k = len(elements) if isinstance(elements, Tensor) else len(elements[0])
     out = {name: v.repeat(k, *([1] * (v.dim() - 1))) for name, v in instances.items()}  # (K*B, ...)
-    index = torch.arange(k, device=first.device).repeat_interleave(b)  # (K*B,) element per row
+    index = torch.arange(k).repeat_interleave(b)  # (K*B,) element per row (elements live on CPU)
     g = group.select(elements, index)
     out[key] = group.act(g, out[key].double()).to(first.dtype)
     return out

@@ -1,7 +1,7 @@
 """The core's own plugin (registered first by :func:`~symco.core.manager.get_plugin_manager`).
 
 It declares the core kinds, registers the built-in groups and frames, and adds the commands
-``plugins``, ``data`` and ``solve`` — through the same hooks a third-party plugin uses.
+``plugins``, ``data``, ``solve`` and ``import`` — through the same hooks a third-party plugin uses.
 """
 
 from __future__ import annotations
@@ -44,5 +44,7 @@ def symco_register(registry: Registry) -> None:
 @hookimpl
 def symco_add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from symco.core.cli import add_core_commands
+    from symco.core.import_command import add_import_command
 
     add_core_commands(subparsers)
+    add_import_command(subparsers)

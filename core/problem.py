@@ -33,8 +33,10 @@ class ArraySpec:
     """One array of a problem's instances or labels.
 
     ``shape`` names symbolic dimensions: ``"B"`` (batch) first, ``"N"`` (instance size) where it
-    applies, integers for fixed sizes. ``kind`` is ``"float"`` (must be finite), ``"int"`` or
-    ``"bool"``.
+    applies, integers for fixed sizes; nothing else (a depot is the axis ``"N"`` plus
+    :attr:`Problem.fixed_nodes`, checked when a subclass is defined). ``kind`` is ``"float"``
+    (must be finite), ``"int"`` (integers, or floats with integral values, which
+    :func:`~symco.core.dataset.load_dataset` casts to ``int64``) or ``"bool"``.
     """
 
     key: str
@@ -89,15 +91,72 @@ def check_arrays(
                 raise InvalidInstanceError(
                     f"{where}: '{spec.key}' has a non-finite value {a[idx].item()!r} at index {idx}"
                 )
-        elif spec.kind == "int" and not np.issubdtype(a.dtype, np.integer):
-            raise InvalidInstanceError(
-                f"{where}: '{spec.key}' must be integers, got dtype {a.dtype}"
-            )
+        elif spec.kind == "int":
+            _check_integral(a, spec.key, where)
         elif spec.kind == "bool" and a.dtype != np.bool_:
             raise InvalidInstanceError(
                 f"{where}: '{spec.key}' must be booleans, got dtype {a.dtype}"
             )
     return dims.get("B", 0), dims.get("N")
+
+
+_INT64_LIMIT = 2.0**63
+"""Floats at or beyond this magnitude do not fit in ``int64``."""
+
+
+def _check_integral(a: np.ndarray, key: str, where: str) -> None:
+    """Refuse an ``"int"`` array unless it holds integers or floats with integral values.
+
+    Peers' datasets store integral capacities and demands as ``float64``; they are accepted
+    (:func:`integral_as_int64` converts them), a fractional or non-finite value is refused.
+    """
+    if np.issubdtype(a.dtype, np.integer):
+        return
+    if not np.issubdtype(a.dtype, np.floating):
+        raise InvalidInstanceError(f"{where}: '{key}' must be integers, got dtype {a.dtype}")
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(a) | (np.round(a) != a) | (np.abs(a) >= _INT64_LIMIT)
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise InvalidInstanceError(
+            f"{where}: '{key}' must be integers, got {a[idx].item()!r} at index {idx}"
+        )
+
+
+def integral_as_int64(specs: Sequence[ArraySpec], arrays: Mapping[str, Any]) -> Instances:
+    """``arrays`` with each floating array of an ``"int"`` spec cast to ``int64``.
+
+    Call it after :func:`check_arrays` (which refuses fractional values), so the cast is exact;
+    other arrays are passed through unchanged.
+    """
+    kinds = {spec.key: spec.kind for spec in specs}
+    out: Instances = {}
+    for key, value in arrays.items():
+        a = np.asarray(value)
+        if kinds.get(key) == "int" and np.issubdtype(a.dtype, np.floating):
+            a = a.astype(np.int64)
+        out[key] = a
+    return out
+
+
+def check_spec_axes(owner: str, specs: Sequence[ArraySpec]) -> None:
+    """Refuse an axis other than ``"B"``, ``"N"`` or a non-negative int in ``specs``.
+
+    An axis such as ``"N+1"`` would validate and then leave :meth:`Problem.size` unable to tell
+    the size: a depot is declared as the axis ``"N"`` plus :attr:`Problem.fixed_nodes`.
+
+    :raises TypeError: one line naming ``owner``, the key and the axis.
+    """
+    for spec in specs:
+        for axis in spec.shape:
+            if axis in ("B", "N") or (
+                isinstance(axis, (int, np.integer)) and not isinstance(axis, bool) and axis >= 0
+            ):
+                continue
+            raise TypeError(
+                f"{owner}.instance_spec: '{spec.key}' has axis {axis!r}; axes are 'B', 'N' or"
+                " a non-negative int (CVRP-like: declare the axis 'N' and set fixed_nodes = 1)"
+            )
 
 
 class Problem(ABC):
@@ -133,6 +192,12 @@ class Problem(ABC):
     fixed_nodes: ClassVar[int] = 0
     """Leading nodes that a relabelling must keep in place (a depot); see :meth:`relabel`. They do
     not count in the instance size (:meth:`size`)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Check the axes of an :attr:`instance_spec` declared by the new subclass."""
+        super().__init_subclass__(**kwargs)
+        if "instance_spec" in cls.__dict__:
+            check_spec_axes(cls.__name__, cls.__dict__["instance_spec"])
 
     # -- instances -------------------------------------------------------------------------------
 

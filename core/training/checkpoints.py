@@ -78,11 +78,19 @@ def build_module(class_path: str, init_args: Mapping[str, Any], registry: Regist
     """Instantiate the registered module ``class_path`` from its (nested, ``class_path``/
     ``init_args``) arguments, the way LightningCLI does, so that its ``hparams`` record the
     same plain config (and a checkpoint of it rebuilds it again)."""
+    import inspect
+
     from lightning.pytorch.cli import instantiate_module
     from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters_context
 
     cls = registered_class(class_path, registry)
-    config = {"_class_path": class_path, **init_args}
+    # the defaults of arguments not given are recorded too, as LightningCLI records them
+    defaults = {
+        name: p.default
+        for name, p in inspect.signature(cls.__init__).parameters.items()
+        if name != "self" and p.default is not inspect.Parameter.empty and name not in init_args
+    }
+    config = {"_class_path": class_path, **defaults, **init_args}
     try:
         with _given_hyperparameters_context(
             hparams=dict(config), instantiator="lightning.pytorch.cli.instantiate_module"

@@ -142,9 +142,10 @@ def run_models(args: argparse.Namespace, pm: PluginManager, registry: Registry) 
         obj = read_checkpoint(Path(path))
         class_path, hp = module_config(obj, path)
         params = sum(v.numel() for v in obj["state_dict"].values())
-        notes = textwrap.shorten(str(obj.get("notes", "")), width=70, placeholder=" ...")
+        notes = textwrap.wrap(str(obj.get("notes", "")), width=70) or [""]  # whole words
         rows.append([name, class_path.rpartition(".")[2], _problem_of(hp), f"{params / 1e6:.2f}M",
-                     f"{Path(path).stat().st_size / 1e6:.1f} MB", notes])  # fmt: skip
+                     f"{Path(path).stat().st_size / 1e6:.1f} MB", notes[0]])  # fmt: skip
+        rows += [["", "", "", "", "", line] for line in notes[1:]]
     print(
         format_table(["name", "module", "problem", "parameters", "file", "notes"], rows)
         if rows

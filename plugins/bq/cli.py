@@ -42,6 +42,8 @@ def _items(args: argparse.Namespace, registry: Any, problem: Any) -> list[Any]:
     if not args.instances and not args.generate:
         raise InvalidInstanceError("give instance files with --instances, or --generate SIZE:NUM")
     items = [Item(*x) for x in load_inputs(registry, args.instances, problem.name)]
+    for it in items:
+        it.reference_by = "file" if it.reference is not None else None
     if args.generate:
         items += _generate(problem, args.generate, args.seed)
     wrong = [it.name for it in items if it.problem.name != problem.name]
@@ -63,9 +65,10 @@ def _fill_references(args: argparse.Namespace, pm: Any, registry: Any, items: li
     problem = todo[0].problem
     largest = max(it.problem.size(it.instance) for it in todo)
     ref_cls = _resolve_solver(pm, registry, problem, args.reference, largest)
-    solve_items(ref_cls, {"seed": 0}, todo, args.workers, "reference")
+    solve_items(ref_cls, {"seed": 0}, todo, args.workers, "reference", quiet=args.quiet)
     for it in todo:
         it.reference = it.results.pop("reference")["cost"]
+        it.reference_by = ref_cls.name
 
 
 def _augment_group(name: str | None, registry: Any, problem: Any) -> Any:
@@ -106,7 +109,13 @@ def run_evaluate(args: argparse.Namespace, pm: Any, registry: Any) -> int:
     from symco.core.manager import shipped_models
     from symco.core.table import format_table
     from symco.core.training.checkpoints import load_model
-    from symco.plugins.bq.evaluate import parse_decode, plot_items, run_methods, summary_rows
+    from symco.plugins.bq.evaluate import (
+        gap_header,
+        parse_decode,
+        plot_items,
+        run_methods,
+        summary_rows,
+    )
 
     try:
         parse_decode(args.decode)
@@ -132,9 +141,11 @@ def run_evaluate(args: argparse.Namespace, pm: Any, registry: Any) -> int:
         baseline_time_limit=args.baseline_time_limit,
         workers=args.workers,
         augment=group,
+        quiet=args.quiet,
     )
-    head = ["problem", "n", "instances", "method", "mean cost", "mean gap %", "s/instance"]
-    print(format_table(head, summary_rows(items, methods)))
+    head = ["problem", "n", "instances", "method", "mean cost", gap_header(items), "s/instance"]
+    knn = args.knn if model.module.reducer.supports_knn else None
+    print(format_table(head, summary_rows(items, methods, knn)))
     if args.out:
         _write_jsonl(args.out, items, methods)
     if args.plot:
@@ -208,6 +219,7 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     p.add_argument("--threads", type=_number(int, 1, strict=False), default=2, help="torch threads")
     p.add_argument("--device", default="cpu", help="torch device to decode on (cpu, cuda, ...)")
     p.add_argument("--out", default=None, help="one JSON line per instance")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--plot", default=None, metavar="DIR", help="draw tours as PNG")
     p.add_argument(
         "--plot-max", type=_number(int, 1, strict=False), default=4, help="plots per size"

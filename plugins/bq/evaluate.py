@@ -25,6 +25,7 @@ class Item:
     problem: Problem
     instance: Instances  # B = 1
     reference: float | None
+    reference_by: str | None = None  # what the reference is: a solver's name, or "file"
     results: dict[str, dict[str, Any]] = field(
         default_factory=dict
     )  # method -> cost, solution, time_s
@@ -67,6 +68,7 @@ def decode_items(
     batch_size: int,
     label: str,
     augment: Any = None,
+    quiet: bool = True,
 ) -> None:
     """Decode every item with the model, batching instances of equal size; fills ``results[label]``.
 
@@ -78,20 +80,35 @@ def decode_items(
     for it in items:
         key = (it.problem.size(it.instance), tuple(sorted(it.instance)))
         groups.setdefault(key, []).append(it)
-    for group in groups.values():
-        for start in range(0, len(group), batch_size):
-            chunk = group[start : start + batch_size]
-            arrays = {
-                k: np.concatenate([it.instance[k] for it in chunk]) for k in chunk[0].instance
-            }
-            tensors = {k: torch.as_tensor(v).to(device) for k, v in arrays.items()}
-            t0 = time.perf_counter()
-            sols = run(tensors)
-            per = (time.perf_counter() - t0) / len(chunk)
-            problem.check_solution(arrays, sols)
-            costs = problem.objective(arrays, sols)
-            for it, sol, cost in zip(chunk, sols, costs):
-                it.results[label] = {"cost": float(cost), "solution": sol, "time_s": per}
+    from symco.core.progress import progress
+
+    with progress(len(items), label, quiet=quiet) as done:
+        for group in groups.values():
+            _decode_group(group, run, problem, device, batch_size, label, done)
+
+
+def _decode_group(
+    group: list[Item],
+    run: Any,
+    problem: Problem,
+    device: Any,
+    batch_size: int,
+    label: str,
+    done: Any,
+) -> None:
+    """Decode one group of equal-size items in chunks of ``batch_size``."""
+    for start in range(0, len(group), batch_size):
+        chunk = group[start : start + batch_size]
+        arrays = {k: np.concatenate([it.instance[k] for it in chunk]) for k in chunk[0].instance}
+        tensors = {k: torch.as_tensor(v).to(device) for k, v in arrays.items()}
+        t0 = time.perf_counter()
+        sols = run(tensors)
+        per = (time.perf_counter() - t0) / len(chunk)
+        problem.check_solution(arrays, sols)
+        costs = problem.objective(arrays, sols)
+        for it, sol, cost in zip(chunk, sols, costs):
+            it.results[label] = {"cost": float(cost), "solution": sol, "time_s": per}
+        done(len(chunk))
 
 
 def solve_items(
@@ -100,21 +117,41 @@ def solve_items(
     items: Sequence[Item],
     workers: int,
     label: str,
+    quiet: bool = True,
 ) -> None:
     """Solve every item with a registered solver (baselines, references)."""
     from symco.core.labels import Pool
+    from symco.core.progress import progress
 
-    with Pool(workers) as pool:
+    with Pool(workers) as pool, progress(len(items), label, quiet=quiet) as done:
         futs = [pool.submit(solver_cls, options, it.instance) for it in items]
         for it, fut in zip(items, futs):
             sol, seconds = fut.result()
+            done(1)
             it.problem.check_solution(it.instance, [sol])
             cost = float(it.problem.objective(it.instance, [sol])[0])
             it.results[label] = {"cost": cost, "solution": sol, "time_s": seconds}
 
 
-def summary_rows(items: Sequence[Item], methods: Sequence[str]) -> list[list[Any]]:
-    """One row per (problem, size) and method: mean cost, mean gap to the reference, s/instance."""
+def gap_header(items: Sequence[Item]) -> str:
+    """``gap % vs lkh`` when every reference comes from one source, else ``gap % vs reference``."""
+    sources = {it.reference_by for it in items if it.reference is not None}
+    return f"gap % vs {sources.pop()}" if len(sources) == 1 else "gap % vs reference"
+
+
+def shown(method: str, n: int, knn: int | None) -> str:
+    """A method's label for instances of ``n`` nodes: the kNN tag only where a view was truncated."""
+    tag = f" knn{knn}"
+    return method.replace(tag, "") if knn is not None and n <= knn and tag in method else method
+
+
+def summary_rows(
+    items: Sequence[Item], methods: Sequence[str], knn: int | None = None
+) -> list[list[Any]]:
+    """One row per (problem, size) and method: mean cost, mean gap to the reference, s/instance.
+
+    :param knn: the kNN view size the methods decoded with; rows of sizes it never truncated
+        (``n <= knn``) drop the tag."""
     rows = []
     groups: dict[tuple[str, int], list[Item]] = {}
     for it in items:
@@ -136,7 +173,7 @@ def summary_rows(items: Sequence[Item], methods: Sequence[str]) -> list[list[Any
                 else None
             )
             t = float(np.mean([it.results[m]["time_s"] for it in rs]))
-            rows.append([pname, n, len(rs), m, cost, gap, t])
+            rows.append([pname, n, len(rs), shown(m, n, knn), cost, gap, t])
     return rows
 
 
@@ -193,6 +230,7 @@ def run_methods(
     baseline_time_limit: float,
     workers: int,
     augment: Any = None,
+    quiet: bool = True,
 ) -> list[str]:
     """Decode ``items`` with each decoding of the model, then run the problem's baseline solvers.
 
@@ -209,7 +247,8 @@ def run_methods(
         label += f" +{GROUP_LABELS.get(augment.name, augment.name)}" if augment is not None else ""
         bs = batch_size if decode == "greedy" else max(1, batch_size // 8)
         bs = max(1, bs // images)
-        decode_items(model, items, decode, knn=knn, batch_size=bs, label=label, augment=augment)
+        decode_items(model, items, decode, knn=knn, batch_size=bs, label=label, augment=augment,
+                     quiet=quiet)  # fmt: skip
         methods.append(label)
     if baselines:
         problem = module.problem
@@ -217,6 +256,6 @@ def run_methods(
             cls = registry.solver_class(problem.name, name)
             if cls.available():
                 options = {"seed": 0, "time_limit": baseline_time_limit}
-                solve_items(cls, options, items, workers, name)
+                solve_items(cls, options, items, workers, name, quiet=quiet)
                 methods.append(name)
     return methods

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import glob
 import math
+import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -19,7 +20,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from symco.core.dataset import concat_arrays, load_dataset
-from symco.core.errors import DataFileError, InvalidInstanceError
+from symco.core.errors import DataFileError, InfeasibleSolutionError, InvalidInstanceError
 from symco.core.policy import Policy
 from symco.core.problem import Problem
 from symco.core.reducer import ReducedBatch, SymmetryReducer
@@ -261,6 +262,42 @@ def _expand_paths(paths: list[str], field: str) -> list[Path]:
     return out
 
 
+def _without_row_name(reason: str) -> str:
+    """``reason`` of a one-row :meth:`Problem.check_solution` without its row name: ``"tour 0 is
+    not ..."`` reads ``"tour is not ..."``, ``"solution 0: route 2 ..."`` reads ``"route 2 ..."``
+    (the caller names the real row)."""
+    m = re.match(r"(\w+) 0(:\s*|\s+|$)", reason)
+    if m is None:
+        return reason
+    rest = reason[m.end() :]
+    return rest if m.group(2).startswith(":") else f"{m.group(1)} {rest}".rstrip()
+
+
+def check_labels(
+    problem: Problem, instances: dict[str, np.ndarray], solutions: np.ndarray, path: Path | str
+) -> None:
+    """Refuse a dataset with an infeasible label: :meth:`Problem.feasible_torch` finds the first
+    bad row at once, :meth:`Problem.check_solution` of that row gives the reason.
+
+    :raises DataFileError: ``"FILE: label I is infeasible: REASON"``.
+    """
+    tensors = {k: torch.as_tensor(v) for k, v in instances.items()}
+    ok = problem.feasible_torch(tensors, torch.as_tensor(np.asarray(solutions)))
+    if bool(ok.all()):
+        return
+    i = int(torch.nonzero(~ok)[0, 0])
+    row = problem.unpack_solutions(np.asarray(solutions)[i : i + 1])
+    try:
+        problem.check_solution(problem.select(instances, i), row)
+    except InfeasibleSolutionError as exc:
+        reason = _without_row_name(str(exc))
+    except IndexError as exc:
+        reason = f"a node index is out of range ({exc})"
+    else:
+        reason = f"{type(problem).__name__}.feasible_torch refuses it (check_solution accepts it)"
+    raise DataFileError(f"{path}: label {i} is infeasible: {reason}")
+
+
 class BQDataModule(L.LightningDataModule):
     """Solved instances from ``symco data`` ``.npz`` files (paths or globs), held in memory."""
 
@@ -296,6 +333,7 @@ class BQDataModule(L.LightningDataModule):
                     f"{path}: has no '{problem.solution_key}'/'{problem.objective_key}' arrays;"
                     f" label it with `symco data --solver ...`"
                 )
+            check_labels(problem, ds.instances, ds.solutions, path)
             parts.append({**ds.instances, "solutions": ds.solutions, "objectives": ds.objectives})
         arrays = concat_arrays(parts, "solutions", where=f"{field} {paths}")
         if limit is not None:

@@ -231,3 +231,32 @@ def test_torch_feasibility_matches_numpy(entry: Entry, registry) -> None:
             assert got.dtype == torch.bool
             np.testing.assert_array_equal(got.numpy(), want)
     assert verdicts[0].any() and not verdicts[0].all()
+
+
+# -- instance specs ------------------------------------------------------------------------------
+
+
+def _spec_problem(shape: tuple) -> type[Problem]:
+    """A Problem subclass declaring one array of ``shape`` (defining it runs the spec check)."""
+    from symco.core.problem import ArraySpec
+
+    class CVRPLike(Problem):
+        name = "cvrp-like"
+        instance_spec = (ArraySpec("coords", shape, "float"),)
+
+    return CVRPLike
+
+
+@pytest.mark.parametrize("axis", ["N+1", "M", 2.0, True, -1])
+def test_spec_axis_other_than_b_n_or_int_refused_at_definition(axis) -> None:
+    with pytest.raises(TypeError) as exc:
+        _spec_problem(("B", axis, 2))
+    assert str(exc.value) == (
+        f"CVRPLike.instance_spec: 'coords' has axis {axis!r}; axes are 'B', 'N' or a non-negative"
+        " int (CVRP-like: declare the axis 'N' and set fixed_nodes = 1)"
+    )
+
+
+def test_spec_axes_b_n_and_ints_accepted() -> None:
+    assert _spec_problem(("B", "N", 2)).instance_spec[0].shape == ("B", "N", 2)
+    assert _spec_problem(("B", 3)).instance_spec[0].shape == ("B", 3)

@@ -146,3 +146,39 @@ def test_check_symmetry_bad_input(argv, first: str, capsys: pytest.CaptureFixtur
 def test_check_symmetry_of_a_config(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check-symmetry", "--config", str(ROOT / "configs" / "tsp" / "tiny.yaml")]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "1 of 1 symmetries hold"
+
+
+@pytest.mark.parametrize(
+    "config", sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "configs").glob("*/tiny.yaml"))
+)
+def test_every_tiny_config_model_passes_check_symmetry(
+    config: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every model a tiny config builds (one per registered model family) passes its declaration."""
+    assert main(["check-symmetry", "--config", str(ROOT / config), "--batch-size", "2"]) == 0
+    assert "FAIL" not in capsys.readouterr().out
+
+
+def test_a_registered_model_without_declarations_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import types
+
+    import symco
+
+    mod = types.ModuleType("bare_plugin")
+    mod.symco_register = symco.hookimpl(lambda registry: registry.add_model(Bare))  # type: ignore[attr-defined]
+    config = tmp_path / "bare.yaml"
+    config.write_text(f"model:\n  class_path: {Bare.__module__}.Bare\n  init_args: {{width: 3}}\n")
+    assert main(["check-symmetry", "--config", str(config)], plugins=[("bare", mod)]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "symco: error: Bare declares no symmetries (it has no symmetries() method)"
+    ]
+
+
+class Bare(nn.Module):
+    """A registered model that declares nothing."""
+
+    def __init__(self, width: int = 2) -> None:
+        super().__init__()
+        self.layer = nn.Linear(width, width)

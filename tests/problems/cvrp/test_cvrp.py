@@ -13,7 +13,7 @@ from symco.problems.cvrp import CVRP
 from symco.problems.cvrp.problem import capacity_for, join_routes, split_routes
 from symco.problems.cvrp.solvers import HGSCVRP, ExactCVRP, OrToolsCVRP, SavingsCVRP
 
-SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "data"
+SHARED = Path(__file__).resolve().parents[3] / "benchmarks" / "instances"
 
 
 def _line() -> dict[str, np.ndarray]:
@@ -125,7 +125,6 @@ def test_bad_instances_one_line(change, message: str) -> None:
     assert "\n" not in str(err.value) and str(err.value).startswith("f.npz: ")
 
 
-@pytest.mark.skipif(not (SHARED / "X-n101-k25.vrp").exists(), reason="shared data not present")
 def test_reads_cvrplib_with_reference() -> None:
     inst, ref = CVRP().read(SHARED / "X-n101-k25.vrp")
     assert inst["coords"].shape == (1, 101, 2) and CVRP().size(inst) == 100
@@ -133,7 +132,6 @@ def test_reads_cvrplib_with_reference() -> None:
     assert ref is not None and ref[0] == 27591
 
 
-@pytest.mark.skipif(not (SHARED / "X-n101-k25.vrp").exists(), reason="shared data not present")
 def test_best_known_routes_cost_what_the_file_says(tmp_path: Path) -> None:
     import shutil
 

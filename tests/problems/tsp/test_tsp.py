@@ -12,7 +12,7 @@ from symco.core.errors import DataFileError, InfeasibleSolutionError
 from symco.problems.tsp import TSP
 from symco.problems.tsp.solvers import LKHTSP, ExactTSP, OrToolsTSP
 
-SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "data"
+SHARED = Path(__file__).resolve().parents[3] / "benchmarks" / "instances"
 
 
 def test_unit_square_tour_length() -> None:
@@ -83,7 +83,6 @@ def test_clustered_stays_in_unit_square() -> None:
     assert nn(c) < 0.7 * nn(u)
 
 
-@pytest.mark.skipif(not (SHARED / "d1291.tsp").exists(), reason="shared data not present")
 def test_reads_tsplib_with_reference() -> None:
     inst, ref = TSP().read(SHARED / "d1291.tsp")
     assert inst["coords"].shape == (1, 1291, 2) and bool(inst["euc_2d"][0])
