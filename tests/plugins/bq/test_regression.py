@@ -16,7 +16,7 @@ from symco.core.training.checkpoints import load_model
 
 from ...conftest import _PM
 
-CASES = json.loads((Path(__file__).with_name("data") / "regression.json").read_text())
+CASES = json.loads((Path(__file__).with_name("recorded") / "regression.json").read_text())
 
 
 @pytest.mark.parametrize("key", sorted(CASES))
