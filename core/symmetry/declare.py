@@ -92,9 +92,9 @@ class SymmetryResult:
         return self.max_rel <= self.tol
 
     def row(self) -> list[Any]:
-        """The report row: label, relation, errors, pass/FAIL."""
+        """The report row: label, relation, max/mean absolute and relative errors, pass/FAIL."""
         verdict = "pass" if self.passed else "FAIL"
-        errors = [f"{e:.2e}" for e in (self.max_abs, self.mean_abs, self.max_rel)]
+        errors = [f"{e:.2e}" for e in (self.max_abs, self.mean_abs, self.max_rel, self.mean_rel)]
         return [self.label, self.relation, *errors, verdict]
 
 

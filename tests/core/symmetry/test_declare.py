@@ -132,6 +132,11 @@ def test_check_symmetry_cli(capsys: pytest.CaptureFixture[str]) -> None:
             ["check-symmetry", "--ckpt", "bq-tsp", "--tol", "0"],
             "symco check-symmetry: error: argument --tol: must be > 0, got 0",
         ),
+        (
+            ["check-symmetry", "--ckpt", "bq-op", "--group", "torus-flow"],
+            "symco: error: --group: BQModule declares no symmetry of group 'torus-flow'; "
+            "declared: node-permutation",
+        ),
     ],
 )
 def test_check_symmetry_bad_input(argv, first: str, capsys: pytest.CaptureFixture[str]) -> None:
