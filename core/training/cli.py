@@ -112,7 +112,9 @@ def run_lightning(args: argparse.Namespace, pm: PluginManager, registry: Registr
     import lightning as L
     from lightning.pytorch.cli import LightningCLI
 
-    with tempfile.TemporaryDirectory(prefix="symco-config-") as tmp:
+    from symco.core.training.quiet import quiet_lightning
+
+    with tempfile.TemporaryDirectory(prefix="symco-config-") as tmp, quiet_lightning():
         rest = resolve_argv(args.rest, registry, shipped_models(pm), Path(tmp))
         # LightningCLI reads sys.argv itself (passing `args=` as well makes it warn): show it ours
         saved, sys.argv = sys.argv, ["symco", args.command, *rest]

@@ -296,3 +296,14 @@ def test_table_names_its_reference_and_real_knn(capsys) -> None:
     assert "gap % vs farthest" in out[0]
     rows = {line.split()[1]: line for line in out[2:]}
     assert "knn10" not in rows["8"] and "knn10" in rows["30"]  # no view of 8 nodes was cut
+
+
+@pytest.mark.slow
+def test_fit_prints_no_lightning_tips(
+    trained: Path, monkeypatch: pytest.MonkeyPatch, capfd
+) -> None:
+    monkeypatch.chdir(trained)
+    assert _code(["fit", "--config", str(TINY), "--trainer.max_steps", "1",
+                  "--trainer.default_root_dir", "runs/quiet"]) == 0  # fmt: skip
+    out, err = capfd.readouterr()
+    assert "Tip:" not in out + err and "LeafSpec" not in out + err
