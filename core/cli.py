@@ -91,6 +91,14 @@ def _resolve_solver(
 # -- symco plugins ---------------------------------------------------------------------------------
 
 
+def _default_at(pm: PluginManager, registry: Registry, problem: str | None, size: int) -> str:
+    """The name of the solver ``symco data`` uses for ``problem`` at ``size`` ("" if none)."""
+    try:
+        return default_solver(pm, registry, registry.problem(problem or ""), size).name
+    except SymcoError:
+        return ""
+
+
 def cmd_plugins(args: argparse.Namespace, pm: PluginManager, registry: Registry) -> int:
     defaults: dict[str, str] = {}
     for e in registry.entries("problem"):
@@ -104,6 +112,9 @@ def cmd_plugins(args: argparse.Namespace, pm: PluginManager, registry: Registry)
                 note = f"not installed: {e.obj.install_hint or ', '.join(e.obj.requires)}"
             elif defaults.get(e.problem or "") == e.name:
                 note = "default label solver"
+            elif e.obj.max_size and _default_at(pm, registry, e.problem, e.obj.max_size) == e.name:
+                # what `symco data` picks on small instances: size-limited exact solvers win there
+                note = f"default label solver for N <= {e.obj.max_size}"
             elif e.obj.max_size:
                 note = f"N <= {e.obj.max_size}"
         rows.append([e.kind, e.name, e.problem or "", e.plugin, e.package, note])

@@ -223,3 +223,21 @@ def test_without_elkai_the_strongest_installed_solver_labels(
     code, _, err = run(capsys, "data", "--problem", "tsp", "--size", "20", "--num", "1",
                        "--solver", "lkh", "--out", str(tmp_path / "x.npz"))  # fmt: skip
     assert code == 2 and "needs symco_no_such_module" in err
+
+
+def test_plugins_note_agrees_with_the_solver_data_uses(tmp_path, capsys) -> None:
+    """`symco plugins` says which solver `symco data` picks, also at small sizes."""
+    from symco.core.cli import main as symco_main
+
+    assert symco_main(["plugins", "--json"]) == 0
+    import json as _json
+
+    entries = _json.loads(capsys.readouterr().out)["entries"]
+    exact = next(
+        e for e in entries if (e["kind"], e["name"], e["problem"]) == ("solver", "exact", "tsp")
+    )
+    assert exact["note"] == "default label solver for N <= 12"
+    out = tmp_path / "t.npz"
+    assert symco_main(["data", "--problem", "tsp", "--size", "10", "--num", "2", "--workers", "1",
+                       "--quiet", "--out", str(out)]) == 0  # fmt: skip
+    assert "labelled by exact" in capsys.readouterr().out
