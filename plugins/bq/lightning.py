@@ -10,6 +10,7 @@ import glob
 import math
 import re
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -24,6 +25,7 @@ from symco.core.errors import DataFileError, InfeasibleSolutionError, InvalidIns
 from symco.core.policy import Policy
 from symco.core.problem import Problem
 from symco.core.reducer import ReducedBatch, SymmetryReducer
+from symco.core.solver import Solver
 from symco.core.symmetry.declare import Symmetry
 from symco.core.training.config import SHIPPED_MODEL, from_config
 
@@ -298,8 +300,31 @@ def check_labels(
     raise DataFileError(f"{path}: label {i} is infeasible: {reason}")
 
 
+@dataclass(frozen=True)
+class DataRecipe:
+    """How ``prepare_data`` makes the data files of a config when they are missing (what
+    ``symco data --problem P --size SIZE --num TRAIN --seed SEED --solver S`` would write).
+
+    :param size: instance size.
+    :param train: instances written to the first ``train_paths`` entry.
+    :param val: instances written to the first ``val_paths`` entry (seed ``val_seed``).
+    :param solver: the label solver (``class_path``/``init_args``: its class and options).
+    """
+
+    size: int
+    train: int
+    solver: Solver
+    val: int = 0
+    seed: int = 0
+    val_seed: int = 999
+
+
 class BQDataModule(L.LightningDataModule):
-    """Solved instances from ``symco data`` ``.npz`` files (paths or globs), held in memory."""
+    """Solved instances from ``symco data`` ``.npz`` files (paths or globs), held in memory.
+
+    With ``generate`` (a :class:`DataRecipe`), ``prepare_data`` writes missing files first, so
+    a small config is self-sufficient (``configs/*/tiny.yaml``); existing files are never
+    touched."""
 
     registry_fields: ClassVar[dict[str, str]] = {"problem": "problem"}
 
@@ -314,11 +339,14 @@ class BQDataModule(L.LightningDataModule):
         train_instances: int | None = None,
         num_workers: int = 0,
         shuffle_seed: int = 0,
+        generate: DataRecipe | None = None,
     ) -> None:
         """:param shuffle_seed: seeds the order of training instances (named apart from the
-        model's ``seed``: Lightning refuses equal hparam names with different values)."""
+        model's ``seed``: Lightning refuses equal hparam names with different values).
+        :param generate: make missing data files in ``prepare_data`` (see :class:`DataRecipe`)."""
         super().__init__()
-        self.save_hyperparameters(ignore=None if from_config() else ["problem"])
+        self.save_hyperparameters(ignore=None if from_config() else ["problem", "generate"])
+        self.recipe = generate
         self.problem = problem
         self.train: _Rows | None = None
         self.val: _Rows | None = None
@@ -339,6 +367,36 @@ class BQDataModule(L.LightningDataModule):
         if limit is not None:
             arrays = {k: v[:limit] for k, v in arrays.items()}
         return _Rows({k: torch.as_tensor(v) for k, v in arrays.items()})
+
+    def prepare_data(self) -> None:
+        """Write the missing data files the recipe (``generate``) describes, once (rank 0)."""
+        r, hp = self.recipe, self.hparams
+        if r is None:
+            return
+        todo = [(hp["train_paths"], r.train, r.seed), (hp["val_paths"] or [], r.val, r.val_seed)]
+        for paths, num, seed in todo:
+            if (
+                num > 0
+                and paths
+                and not any(c in paths[0] for c in "*?[")
+                and not Path(paths[0]).exists()
+            ):
+                self._make(Path(paths[0]), r, num, seed)
+
+    def _make(self, path: Path, recipe: DataRecipe, num: int, seed: int) -> None:
+        from symco.core.labels import DataSpec, build_dataset
+
+        solver = recipe.solver
+        options: dict[str, Any] = {"seed": solver.seed}
+        if solver.time_limit is not None:
+            options["time_limit"] = solver.time_limit
+        problem = self.problem
+        spec = DataSpec(problem.name, recipe.size, num, seed, problem.distributions[0],
+                        solver.name, options, chunk_size=256)  # fmt: skip
+        build_dataset(problem, spec, path, solver_cls=type(solver), workers=1)
+        print(
+            f"wrote {path}: {num} {problem.name}{recipe.size} instances labelled by {solver.name}"
+        )
 
     def setup(self, stage: str) -> None:
         hp = self.hparams
