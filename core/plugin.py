@@ -31,14 +31,33 @@ def symco_add_kinds(registry: Registry) -> None:
         registry.add_kind(name, doc, per_problem=per_problem)
 
 
+SYMMETRY = "symco.core.symmetry"
+GROUPS: tuple[tuple[str, str], ...] = (
+    (f"{SYMMETRY}.permutation:NodePermutation", "node-permutation"),
+    (f"{SYMMETRY}.dihedral:SquareDihedral", "square-dihedral"),
+    (f"{SYMMETRY}.orthogonal:Orthogonal", "orthogonal"),
+    (f"{SYMMETRY}.orthogonal:Euclidean", "euclidean"),
+    (f"{SYMMETRY}.orthogonal:AxisRotation", "axis-rotation"),
+    (f"{SYMMETRY}.eigen:EigenSigns", "eigen-signs"),
+    (f"{SYMMETRY}.eigen:EigenBasis", "eigen-basis"),
+    (f"{SYMMETRY}.torus:TorusTranslation", "torus-translation"),
+    (f"{SYMMETRY}.torus:TorusFlow", "torus-flow"),
+)
+"""The built-in groups (``symco.core.symmetry.BUILTIN_GROUPS``), registered by path."""
+FRAMES: tuple[tuple[str, str], ...] = (
+    (f"{SYMMETRY}.frames:TranslationScaleFrame", "translation-scale"),
+    (f"{SYMMETRY}.frames:NeighbourhoodFrame", "neighbourhood"),
+    (f"{SYMMETRY}.frames:PCAFrame", "pca"),
+)
+
+
 @hookimpl
 def symco_register(registry: Registry) -> None:
-    from symco.core.symmetry import BUILTIN_FRAMES, BUILTIN_GROUPS
-
-    for group in BUILTIN_GROUPS:
-        registry.add_group(group)
-    for frame in BUILTIN_FRAMES:
-        registry.add_frame(frame)
+    # by path: `symco plugins` lists them without importing torch
+    for target, name in GROUPS:
+        registry.add_lazy("group", target, name=name)
+    for target, name in FRAMES:
+        registry.add_lazy("frame", target, name=name)
 
 
 @hookimpl

@@ -8,9 +8,11 @@ plugins fill the registry through the ``symco_register`` hook; each entry rememb
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from symco.core.errors import DuplicateNameError, UnknownNameError
@@ -49,10 +51,31 @@ class Entry:
 
     kind: Kind
     name: str
-    obj: Any
+    target: Any
+    """The class, or ``"module:Class"`` for a lazy entry (imported on first use of :attr:`obj`)."""
     plugin: str
     package: str
     problem: str | None = None
+
+    @property
+    def lazy(self) -> bool:
+        """Registered by path and not imported yet."""
+        return isinstance(self.target, str) and "obj" not in self.__dict__
+
+    @cached_property
+    def obj(self) -> Any:
+        """The registered class; a lazy entry is imported here, once, and must carry the name it
+        was registered under (``name`` attribute)."""
+        if not isinstance(self.target, str):
+            return self.target
+        module, _, attr = self.target.partition(":")
+        obj = getattr(importlib.import_module(module), attr)
+        own = getattr(obj, "name", None)
+        if isinstance(own, str) and own != self.name:  # Lightning classes have no own name
+            raise TypeError(
+                f"{self.kind} '{self.name}' of plugin '{self.plugin}' is {self.target}, whose name is {own!r}"
+            )
+        return obj
 
     @property
     def qualname(self) -> str:
@@ -122,15 +145,29 @@ class Registry:
         name = name or getattr(obj, "name", None)
         if not isinstance(name, str) or not name:
             raise TypeError(f"{obj!r} has no 'name' attribute; give name=... when registering it")
-        key = (kind, problem, name)
+        self._put(Entry(kind, name, obj, self._plugin, self._package, problem))
+        return obj
+
+    def add_lazy(self, kind: Kind, target: str, *, name: str, problem: str | None = None) -> None:
+        """Register the class at ``target`` (``"package.module:Class"``) as ``kind`` without
+        importing it: listing the registry (``symco plugins``) stays cheap, the class is imported
+        when first used. ``name`` must be the class's own ``name``."""
+        if ":" not in target:
+            raise TypeError(f"a lazy {kind} is 'module:Class', got {target!r}")
+        spec = self.kind(kind)
+        if spec.per_problem and problem is None:
+            raise TypeError(f"{kind} {target} needs problem=... (names are unique per problem)")
+        self._put(Entry(kind, name, target, self._plugin, self._package, problem))
+
+    def _put(self, entry: Entry) -> None:
+        key = (entry.kind, entry.problem, entry.name)
         if key in self._entries:
             old = self._entries[key]
             raise DuplicateNameError(
-                f"{kind} '{old.qualname}' is registered twice: by plugin '{old.plugin}' ({old.package})"
+                f"{entry.kind} '{old.qualname}' is registered twice: by plugin '{old.plugin}' ({old.package})"
                 f" and by plugin '{self._plugin}' ({self._package})"
             )
-        self._entries[key] = Entry(kind, name, obj, self._plugin, self._package, problem)
-        return obj
+        self._entries[key] = entry
 
     def add_problem(self, cls: type[Problem]) -> type[Problem]:
         """Register a :class:`~symco.core.problem.Problem` subclass under ``cls.name``."""

@@ -8,7 +8,11 @@ from symco.core.registry import Registry
 
 @hookimpl
 def symco_register(registry: Registry) -> None:
-    from symco.encodings import RWPE, SPE, LapPE, SignNet
-
-    for cls in (SPE, SignNet, LapPE, RWPE):
-        registry.add_encoding(cls)
+    # by path: listing the registry imports no torch
+    for target, name in (
+        ("symco.encodings.spe:SPE", "spe"),
+        ("symco.encodings.signnet:SignNet", "signnet"),
+        ("symco.encodings.lappe:LapPE", "lappe"),
+        ("symco.encodings.rwpe:RWPE", "rwpe"),
+    ):
+        registry.add_lazy("encoding", target, name=name)

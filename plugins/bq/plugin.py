@@ -7,24 +7,23 @@ import argparse
 from symco import hookimpl
 from symco.core.registry import Registry
 
+BQ = "symco.plugins.bq"
+
 
 @hookimpl
 def symco_register(registry: Registry) -> None:
-    from symco.plugins.bq.cvrp import BQCVRPReducer
-    from symco.plugins.bq.kp import BQKPReducer
-    from symco.plugins.bq.lightning import BQDataModule, BQModule
-    from symco.plugins.bq.op import BQOPReducer
-    from symco.plugins.bq.policy import BQTransformer
-    from symco.plugins.bq.tsp import BQTSPDistanceReducer, BQTSPReducer
-
-    registry.add_reducer(BQTSPReducer)
-    registry.add_reducer(BQTSPDistanceReducer)
-    registry.add_reducer(BQCVRPReducer)
-    registry.add_reducer(BQOPReducer)
-    registry.add_reducer(BQKPReducer)
-    registry.add_policy(BQTransformer)
-    registry.add_model(BQModule)
-    registry.add("datamodule", BQDataModule, name="BQDataModule")
+    # by path: listing the registry (`symco plugins`) imports no torch
+    for target, name, problem in (
+        (f"{BQ}.tsp:BQTSPReducer", "bq", "tsp"),
+        (f"{BQ}.tsp:BQTSPDistanceReducer", "bq-dist", "tsp"),
+        (f"{BQ}.cvrp:BQCVRPReducer", "bq", "cvrp"),
+        (f"{BQ}.op:BQOPReducer", "bq", "op"),
+        (f"{BQ}.kp:BQKPReducer", "bq", "kp"),
+    ):
+        registry.add_lazy("reducer", target, name=name, problem=problem)
+    registry.add_lazy("policy", f"{BQ}.policy:BQTransformer", name="transformer")
+    registry.add_lazy("model", f"{BQ}.lightning:BQModule", name="BQModule")
+    registry.add_lazy("datamodule", f"{BQ}.lightning:BQDataModule", name="BQDataModule")
 
 
 @hookimpl

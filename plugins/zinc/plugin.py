@@ -13,7 +13,8 @@ from symco.core.registry import Registry
 
 @hookimpl
 def symco_register(registry: Registry) -> None:
-    from symco.plugins.zinc.lightning import ZincDataModule, ZincModule
-
-    registry.add_model(ZincModule)
-    registry.add("datamodule", ZincDataModule, name="ZincDataModule")
+    # by path: listing the registry imports neither torch nor RDKit
+    registry.add_lazy("model", "symco.plugins.zinc.lightning:ZincModule", name="ZincModule")
+    registry.add_lazy(
+        "datamodule", "symco.plugins.zinc.lightning:ZincDataModule", name="ZincDataModule"
+    )

@@ -218,7 +218,7 @@ def test_without_elkai_the_strongest_installed_solver_labels(
     monkeypatch.setattr(LKHTSP, "requires", ("symco_no_such_module",))
     code, out, _ = run(capsys, "plugins")
     assert "not installed" in out
-    default = next(line for line in out.splitlines() if "default label solver" in line)
+    default = next(line for line in out.splitlines() if line.endswith("default label solver"))
     assert default.split()[1] == "hgs"
     code, _, err = run(capsys, "data", "--problem", "tsp", "--size", "20", "--num", "1",
                        "--solver", "lkh", "--out", str(tmp_path / "x.npz"))  # fmt: skip

@@ -126,3 +126,37 @@ def test_core_kinds_include_the_symmetry_layer(registry: Registry) -> None:
     assert {"pca", "translation-scale", "neighbourhood"} <= set(registry.names("frame"))
     assert registry.entry("group", "euclidean").plugin == "core"
     assert "BQModule" in registry.names("model")
+
+
+def test_every_entry_resolves_to_a_class_of_its_name(registry: Registry) -> None:
+    """Lazy (by-path) entries import to the class they name; the core lists all built-in groups."""
+    from symco.core.symmetry import BUILTIN_FRAMES, BUILTIN_GROUPS
+
+    for e in registry.entries():
+        own = getattr(e.obj, "name", None)
+        assert isinstance(e.obj, type) and (not isinstance(own, str) or own == e.name), e
+    assert {g.name for g in BUILTIN_GROUPS} <= set(registry.names("group"))
+    assert {f.name for f in BUILTIN_FRAMES} <= set(registry.names("frame"))
+
+
+def test_lazy_entry_with_a_wrong_name_is_caught() -> None:
+    reg = _registry()
+    reg.add_lazy("group", "symco.core.symmetry.dihedral:SquareDihedral", name="d8")
+    assert reg.entry("group", "d8").lazy
+    with pytest.raises(TypeError, match="whose name is 'square-dihedral'"):
+        reg.get("group", "d8")
+
+
+def test_listing_imports_no_torch() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, io, contextlib\n"
+        "from symco.core.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    assert main(['plugins']) == 0\n"
+        "print(sorted(m for m in ('torch', 'lightning', 'torch_geometric') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

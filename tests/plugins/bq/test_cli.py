@@ -299,6 +299,7 @@ def test_table_names_its_reference_and_real_knn(capsys) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:Checkpoint directory .* exists and is not empty")
 def test_fit_prints_no_lightning_tips(
     trained: Path, monkeypatch: pytest.MonkeyPatch, capfd
 ) -> None:
