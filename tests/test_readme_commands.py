@@ -59,6 +59,11 @@ COSTLY = {  # README command prefix -> why no test runs it as such
     "symco data --problem partition": "tests/test_readme_plugin.py",
     "symco solve partition12.npz": "tests/test_readme_plugin.py",
     "python -m pytest tests/core/test_problem.py": "tests/test_readme_plugin.py runs the contract tests' checks",
+    "symco data --problem hampath": "tests/test_readme_method.py (the method guide's package)",
+    "symco fit --config symco-hampath/": "tests/test_readme_method.py",
+    "symco check-symmetry --config symco-hampath/": "tests/test_readme_method.py",
+    "symco evaluate --ckpt runs/hampath": "tests/test_readme_method.py",
+    "python -m pytest tests/core/test_reducer.py": "tests/test_readme_method.py runs them on the package",
 }  # fmt: skip
 
 

@@ -15,6 +15,12 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 SYMCO = str(Path(sys.executable).with_name("symco"))
 
 
+PACKAGES = {
+    "symco-partition": {"pyproject.toml", "symco_partition.py"},
+    "symco-hampath": {"pyproject.toml", "symco_hampath.py", "hampath.yaml"},
+}
+
+
 def guide_files() -> dict[str, str]:
     """Code blocks of the README whose first line is ``# file: PATH``."""
     blocks = re.findall(r"```[a-z]*\n(.*?)```", README.read_text(), flags=re.S)
@@ -26,14 +32,25 @@ def guide_files() -> dict[str, str]:
     return files
 
 
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    root = tmp_path_factory.mktemp("guide")
-    files = guide_files()
-    assert set(files) == {"symco-partition/pyproject.toml", "symco-partition/symco_partition.py"}
-    for rel, text in files.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
+def guide_packages() -> dict[str, dict[str, str]]:
+    """The README's ``# file:`` blocks grouped by package folder: ``{folder: {name: text}}``."""
+    packages: dict[str, dict[str, str]] = {}
+    for rel, text in guide_files().items():
+        folder, _, name = rel.partition("/")
+        packages.setdefault(folder, {})[name] = text
+    return packages
+
+
+def test_guide_files_are_the_documented_packages() -> None:
+    assert {k: set(v) for k, v in guide_packages().items()} == PACKAGES
+
+
+def install_guide_package(root: Path, folder: str) -> dict[str, str]:
+    """Write the README's files of ``folder`` under ``root`` and pip-install them into
+    ``root/site``; returns an environment whose ``PYTHONPATH`` sees the installed package."""
+    for name, text in guide_packages()[folder].items():
+        (root / folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / folder / name).write_text(text)
     target = root / "site"
     subprocess.run(
         [
@@ -46,7 +63,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
             "--no-build-isolation",
             "--target",
             str(target),
-            str(root / "symco-partition"),
+            str(root / folder),
         ],
         check=True,
         capture_output=True,
@@ -56,6 +73,11 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join([str(target), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env.pop("SYMCO_DISABLE_PLUGINS", None)
     return env
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    return install_guide_package(tmp_path_factory.mktemp("guide"), "symco-partition")
 
 
 @pytest.mark.slow
