@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -13,6 +14,7 @@ from typing import Any
 from symco.core.errors import DataFileError, InvalidInstanceError
 from symco.core.manager import PluginManager, shipped_models
 from symco.core.registry import Registry
+from symco.core.training.errors import ErrorContext, suggesting_names
 
 LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
 _CONFIG_FLAGS = ("--config", "-c")
@@ -70,10 +72,18 @@ def _override_fields(
 
 
 def resolve_argv(
-    argv: Sequence[str], registry: Registry, models: Mapping[str, str], tmp: Path
+    argv: Sequence[str],
+    registry: Registry,
+    models: Mapping[str, str],
+    tmp: Path,
+    context: ErrorContext | None = None,
 ) -> list[str]:
     """LightningCLI arguments with every ``--config`` file's registry names resolved into a
-    rewritten copy under ``tmp`` (see :mod:`symco.core.training.config`)."""
+    rewritten copy under ``tmp`` (see :mod:`symco.core.training.config`).
+
+    :param context: records which user file each copy stands for and which keys each file and
+        override sets, so that errors name the user's file and key.
+    """
     import yaml
 
     from symco.core.training.config import resolve_config
@@ -95,39 +105,87 @@ def resolve_argv(
             resolved = resolve_config(config, registry, models, str(path))
             copy = tmp / f"{len(out)}-{path.name}"
             copy.write_text(yaml.safe_dump(resolved, sort_keys=False))
+            if context is not None:
+                context.add_config(str(path), copy, resolved)
             for key in ("model", "data"):
                 if key in resolved:
                     merged[key] = resolved[key]
             out += ["--config", str(copy)]
         else:
             out.append(tok)
-    return _override_fields(out, merged, registry, models)
+    out = _override_fields(out, merged, registry, models)
+    if context is not None:
+        context.read_arguments(out)
+    return out
+
+
+@functools.cache
+def _cli_class() -> type[Any]:
+    """LightningCLI that lets an :class:`ErrorContext` see the parsers it builds (for the
+    options a misspelled key may have meant)."""
+    from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+
+    class SymcoLightningCLI(LightningCLI):
+        def __init__(self, *args: Any, error_context: ErrorContext, **kwargs: Any) -> None:
+            self.error_context = error_context
+            super().__init__(*args, **kwargs)
+
+        def init_parser(self, **kwargs: Any) -> LightningArgumentParser:
+            parser = super().init_parser(**kwargs)
+            self.error_context.parsers.append(parser)
+            return parser
+
+    return SymcoLightningCLI
 
 
 def run_lightning(args: argparse.Namespace, pm: PluginManager, registry: Registry) -> int:
-    """Hand the command line after ``symco`` to LightningCLI (its parser, errors and help),
-    with registry names in the configs resolved against the registry this process built."""
+    """Hand the command line after ``symco`` to LightningCLI (its parser and help), with
+    registry names in the configs resolved against the registry this process built.
+
+    A rejected config or override, and a trainer setting Lightning rejects once training starts
+    (``val_check_interval`` beyond the training batches), is one :class:`ConfigError` line that
+    names the user's file (or ``command line``) and the key, instead of LightningCLI's usage and
+    nested message or a traceback. ``--help`` still prints LightningCLI's help.
+    """
     import sys
+    from argparse import ArgumentError
 
     import lightning as L
-    from lightning.pytorch.cli import LightningCLI
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
 
     from symco.core.training.quiet import quiet_lightning
 
+    context = ErrorContext(args.command)
     with tempfile.TemporaryDirectory(prefix="symco-config-") as tmp, quiet_lightning():
-        rest = resolve_argv(args.rest, registry, shipped_models(pm), Path(tmp))
+        with suggesting_names():
+            rest = resolve_argv(args.rest, registry, shipped_models(pm), Path(tmp), context)
         # LightningCLI reads sys.argv itself (passing `args=` as well makes it warn): show it ours
         saved, sys.argv = sys.argv, ["symco", args.command, *rest]
         try:
-            LightningCLI(
+            _cli_class()(
                 L.LightningModule,
                 L.LightningDataModule,
                 subclass_mode_model=True,
                 subclass_mode_data=True,
-                parser_kwargs={"prog": "symco", "default_env": False},
+                # raise instead of printing usage; no abbreviated options (`--trainer.max_step`
+                # silently meaning max_steps); the subcommand parsers inherit both
+                parser_kwargs={
+                    "prog": "symco",
+                    "default_env": False,
+                    "exit_on_error": False,
+                    "allow_abbrev": False,
+                },
                 save_config_kwargs={"overwrite": True},
                 auto_configure_optimizers=False,
+                error_context=context,
             )
+        except ArgumentError as exc:
+            raise context.argument_error(str(exc)) from None
+        except (ValueError, MisconfigurationException) as exc:
+            error = context.lightning_error(exc)
+            if error is None:
+                raise
+            raise error from None
         finally:
             sys.argv = saved
     return 0
@@ -179,7 +237,8 @@ def _module_from_config(path: Path, registry: Registry, models: Mapping[str, str
     config = _read_yaml(path)
     if not isinstance(config, Mapping) or not isinstance(config.get("model"), Mapping):
         raise DataFileError(f"{path}: no 'model' section with a class_path")
-    model = resolve_config(config, registry, models, str(path))["model"]
+    with suggesting_names():
+        model = resolve_config(config, registry, models, str(path))["model"]
     class_path = model.get("class_path")
     if not isinstance(class_path, str):
         raise DataFileError(f"{path}: model: no class_path")
