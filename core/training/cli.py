@@ -135,6 +135,12 @@ def _cli_class() -> type[Any]:
             self.error_context.parsers.append(parser)
             return parser
 
+        def before_fit(self) -> None:
+            # missing inputs are reported before Lightning starts (and writes empty log folders)
+            check = getattr(self.datamodule, "check_inputs", None)
+            if callable(check):
+                check()
+
     return SymcoLightningCLI
 
 

@@ -368,6 +368,22 @@ class BQDataModule(L.LightningDataModule):
             arrays = {k: v[:limit] for k, v in arrays.items()}
         return _Rows({k: torch.as_tensor(v) for k, v in arrays.items()})
 
+    def check_inputs(self) -> None:
+        """Refuse, before training starts, data files that are missing and that no recipe
+        (``generate``) will make (``symco fit`` calls this ahead of the Trainer)."""
+        hp = self.hparams
+        made = {hp["train_paths"][0]} if self.recipe and self.recipe.train else set()
+        if self.recipe and self.recipe.val and hp["val_paths"]:
+            made.add(hp["val_paths"][0])
+        for field in ("train_paths", "val_paths"):
+            for path in hp[field] or []:
+                if path not in made:
+                    _expand_paths([path], field)  # a glob must match, a plain path must exist
+                    if not any(c in path for c in "*?[") and not Path(path).is_file():
+                        raise DataFileError(
+                            f"data.{field}: {path}: no such file (make it with `symco data`)"
+                        )
+
     def prepare_data(self) -> None:
         """Write the missing data files the recipe (``generate``) describes, once (rank 0)."""
         r, hp = self.recipe, self.hparams

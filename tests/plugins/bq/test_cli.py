@@ -308,3 +308,15 @@ def test_fit_prints_no_lightning_tips(
                   "--trainer.default_root_dir", "runs/quiet"]) == 0  # fmt: skip
     out, err = capfd.readouterr()
     assert "Tip:" not in out + err and "LeafSpec" not in out + err
+
+
+def test_missing_data_is_refused_before_training_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert _code(["fit", "--config", str(ROOT / "configs" / "tsp" / "cpu.yaml")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == (
+        "symco: error: data.train_paths: data/tsp100_train.npz: no such file (make it with `symco data`)"
+    )
+    assert not (tmp_path / "runs").exists()  # no empty log folders left behind
