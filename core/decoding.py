@@ -19,7 +19,7 @@ from symco.core.errors import InvalidInstanceError
 from symco.core.policy import Policy
 from symco.core.problem import Problem
 from symco.core.reducer import SymmetryReducer
-from symco.core.symmetry.group import Group
+from symco.core.symmetry.group import Group, element_size
 
 
 def _choose(logits: Tensor, batch: Any) -> tuple[Tensor, Tensor]:
@@ -147,7 +147,7 @@ def augment(problem: Problem, group: Group, instances: Mapping[str, Tensor]) -> 
     assert elements is not None
     first = instances[key]
     b = first.shape[0]
-    k = len(elements) if isinstance(elements, Tensor) else len(elements[0])
+    k = element_size(elements)
     out = {name: v.repeat(k, *([1] * (v.dim() - 1))) for name, v in instances.items()}  # (K*B, ...)
     index = torch.arange(k).repeat_interleave(b)  # (K*B,) element per row (elements live on CPU)
     g = group.select(elements, index)
@@ -176,6 +176,7 @@ def decode_augmented(
 ) -> list[np.ndarray]:
     """Decode all images of every instance in one batch and keep each instance's best
     (test-time augmentation; POMO's x8 augmentation is ``group = square-dihedral``)."""
-    images = augment(problem, group, instances)
-    k = len(next(iter(images.values()))) // len(next(iter(instances.values())))
-    return best_of_images(problem, instances, decode(images), k)
+    images = augment(problem, group, instances)  # checks the group is finite
+    elements = group.elements()
+    assert elements is not None
+    return best_of_images(problem, instances, decode(images), element_size(elements))

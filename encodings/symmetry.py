@@ -21,6 +21,7 @@ from torch import Tensor
 from torch_geometric.data import Batch, Data
 
 from symco.core.symmetry.declare import Symmetry
+from symco.core.symmetry.group import Group
 
 NOT_NODE_LEVEL = ("edge_index", "batch", "ptr")
 
@@ -121,16 +122,22 @@ def _with_eigvecs(batch: Batch, eigvecs: Tensor) -> Batch:
     return out
 
 
-def eigen_signs(num_eigs: int, num_nodes: int) -> Symmetry:
-    """Eigenvector sign flips per graph; the encoding must not change."""
-    from symco.core.symmetry import EigenSigns
-
-    group = EigenSigns(num_eigs)
+def _on_eigvecs(group: Group, num_eigs: int, num_nodes: int) -> Callable[[Tensor, Batch], Batch]:
+    """``(g, batch) -> batch`` with each graph's eigenvectors ``(N, d)`` acted on by ``g``."""
 
     def act(g: Tensor, batch: Batch) -> Batch:
         v = batch.eigvecs.reshape(g.shape[0], num_nodes, num_eigs)  # (n, N, d)
         return _with_eigvecs(batch, group.act(g.to(v.dtype), v).reshape(-1, num_eigs))
 
+    return act
+
+
+def eigen_signs(num_eigs: int, num_nodes: int) -> Symmetry:
+    """Eigenvector sign flips per graph; the encoding must not change."""
+    from symco.core.symmetry import EigenSigns
+
+    group = EigenSigns(num_eigs)
+    act = _on_eigvecs(group, num_eigs, num_nodes)
     return Symmetry(group, act, None, "invariant", "signs of the eigenvectors")
 
 
@@ -143,9 +150,5 @@ def eigen_basis(batch: Batch, num_eigs: int, num_nodes: int, tol: float = 1e-6) 
     # padded/dropped columns get distinct sentinel values: singleton blocks (a sign at most)
     sentinel = 10.0 + torch.arange(len(eigvals), dtype=eigvals.dtype)
     group = EigenBasis.from_eigenvalues(torch.where(kept, eigvals, sentinel), tol=tol)
-
-    def act(g: Tensor, b: Batch) -> Batch:
-        v = b.eigvecs.reshape(g.shape[0], num_nodes, num_eigs)  # (n, N, d)
-        return _with_eigvecs(b, group.act(g.to(v.dtype), v).reshape(-1, num_eigs))
-
+    act = _on_eigvecs(group, num_eigs, num_nodes)
     return Symmetry(group, act, None, "invariant", "bases of repeated eigenspaces")

@@ -9,7 +9,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
-from .group import Element, Group, as_tensor, randint, randn
+from .group import Element, Group, as_tensor, batched_eye, randint, randn
 from .orthogonal import haar_orthogonal
 
 _MAX_ENUMERATED_SIGNS = 10
@@ -165,8 +165,7 @@ class EigenBasis(Group):
         device: torch.device | str | None = None,
     ) -> Tensor:
         """``(n, k, k)`` identities."""
-        eye = torch.eye(self.k, dtype=dtype, device=device)
-        return eye.expand(n, self.k, self.k).clone()
+        return batched_eye(n, self.k, dtype=dtype, device=device)
 
     def compose(self, g: Element, h: Element) -> Tensor:
         """:math:`Q_h Q_g` (right action), ``(n, k, k)``."""

@@ -181,3 +181,10 @@ def randint(
     """Uniform integers in ``[low, high)`` (long), drawn with ``generator``."""
     out = torch.randint(low, high, shape, generator=generator, device=generator.device)
     return out.to(resolve_device(device, generator))
+
+
+def batched_eye(
+    n: int, d: int, *, dtype: torch.dtype = torch.float64, device: torch.device | str | None = None
+) -> Tensor:
+    """``n`` identity matrices ``(n, d, d)`` (the identity of any matrix group)."""
+    return torch.eye(d, dtype=dtype, device=device).expand(n, d, d).clone()

@@ -8,7 +8,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
-from .group import Element, Group, as_pair, as_tensor, randn
+from .group import Element, Group, as_pair, as_tensor, batched_eye, randn
 
 
 def haar_orthogonal(
@@ -63,8 +63,7 @@ class _MatrixGroup(Group):
         device: torch.device | str | None = None,
     ) -> Tensor:
         """``(n, d, d)`` identity matrices."""
-        eye = torch.eye(self.dim, dtype=dtype, device=device)
-        return eye.expand(n, self.dim, self.dim).clone()
+        return batched_eye(n, self.dim, dtype=dtype, device=device)
 
     def compose(self, g: Element, h: Element) -> Tensor:
         """The matrix product :math:`R_g R_h`, ``(n, d, d)``."""
@@ -167,8 +166,8 @@ class Euclidean(Group):
         device: torch.device | str | None = None,
     ) -> tuple[Tensor, Tensor]:
         """``(I, 0)``: ``(n, d, d)`` identities and ``(n, d)`` zeros."""
-        eye = torch.eye(self.dim, dtype=dtype, device=device).expand(n, self.dim, self.dim)
-        return eye.clone(), torch.zeros(n, self.dim, dtype=dtype, device=device)
+        eye = batched_eye(n, self.dim, dtype=dtype, device=device)
+        return eye, torch.zeros(n, self.dim, dtype=dtype, device=device)
 
     def compose(self, g: Element, h: Element) -> tuple[Tensor, Tensor]:
         """:math:`(R_g R_h, R_g t_h + t_g)`."""

@@ -38,7 +38,7 @@ def _override_fields(
     argv: list[str], config: Mapping[str, Any], registry: Registry, models: Mapping[str, str]
 ) -> list[str]:
     """Resolve registry names given on the command line (``--model.init_args.reducer bq-dist``)."""
-    from symco.core.training.config import _problem_name, import_class, resolve_value
+    from symco.core.training.config import import_class, problem_name, resolve_value
 
     out = list(argv)
     for key in ("model", "data"):
@@ -47,7 +47,7 @@ def _override_fields(
         cls = import_class(path) if isinstance(path, str) else None
         fields: Mapping[str, str] = getattr(cls, "registry_fields", {}) if cls else {}
         init = section.get("init_args", {}) if isinstance(section, Mapping) else {}
-        problem = _problem_name(init.get("problem")) if "problem" in init else None
+        problem = problem_name(init.get("problem")) if "problem" in init else None
         i = 0
         while i < len(out):
             flag, eq, value = out[i].partition("=")
@@ -221,9 +221,9 @@ def run_models(args: argparse.Namespace, pm: PluginManager, registry: Registry) 
 
 
 def _problem_of(hp: Mapping[str, Any]) -> str:
-    from symco.core.training.config import _problem_name
+    from symco.core.training.config import problem_name
 
-    return _problem_name(hp.get("problem")) or "" if "problem" in hp else ""
+    return problem_name(hp.get("problem")) or "" if "problem" in hp else ""
 
 
 def run_export(args: argparse.Namespace, pm: PluginManager, registry: Registry) -> int:

@@ -77,7 +77,7 @@ def resolve_value(
     return out
 
 
-def _problem_name(value: Any) -> str | None:
+def problem_name(value: Any) -> str | None:
     """The registry name of a problem given by name or by class path."""
     if _is_name(value):
         return str(value)
@@ -106,7 +106,7 @@ def resolve_section(section: Any, registry: Registry, models: Mapping[str, str],
                 kind, init[arg], registry, models, problem, f"{where}.init_args.{arg}"
             )
             if kind == "problem":
-                problem = _problem_name(init[arg])
+                problem = problem_name(init[arg])
     return {**section, "init_args": init}
 
 

@@ -368,36 +368,37 @@ class BQDataModule(L.LightningDataModule):
             arrays = {k: v[:limit] for k, v in arrays.items()}
         return _Rows({k: torch.as_tensor(v) for k, v in arrays.items()})
 
+    def _recipe_targets(self) -> list[tuple[str, int, int]]:
+        """``(path, instances, seed)`` of each file the recipe makes: the first train and val
+        path, when the recipe asks for instances there and the path is not a glob."""
+        r, hp = self.recipe, self.hparams
+        if r is None:
+            return []
+        firsts = [(hp["train_paths"], r.train, r.seed), (hp["val_paths"] or [], r.val, r.val_seed)]
+        return [
+            (paths[0], num, seed)
+            for paths, num, seed in firsts
+            if num > 0 and paths and not any(c in paths[0] for c in "*?[")
+        ]
+
     def check_inputs(self) -> None:
         """Refuse, before training starts, data files that are missing and that no recipe
         (``generate``) will make (``symco fit`` calls this ahead of the Trainer)."""
-        hp = self.hparams
-        made = {hp["train_paths"][0]} if self.recipe and self.recipe.train else set()
-        if self.recipe and self.recipe.val and hp["val_paths"]:
-            made.add(hp["val_paths"][0])
+        made = {path for path, _, _ in self._recipe_targets()}
         for field in ("train_paths", "val_paths"):
-            for path in hp[field] or []:
-                if path not in made:
-                    _expand_paths([path], field)  # a glob must match, a plain path must exist
-                    if not any(c in path for c in "*?[") and not Path(path).is_file():
-                        raise DataFileError(
-                            f"data.{field}: {path}: no such file (make it with `symco data`)"
-                        )
+            todo = [p for p in self.hparams[field] or [] if p not in made]
+            for path in _expand_paths(todo, field):  # a glob must match
+                if not path.is_file():
+                    raise DataFileError(
+                        f"data.{field}: {path}: no such file (make it with `symco data`)"
+                    )
 
     def prepare_data(self) -> None:
         """Write the missing data files the recipe (``generate``) describes, once (rank 0)."""
-        r, hp = self.recipe, self.hparams
-        if r is None:
-            return
-        todo = [(hp["train_paths"], r.train, r.seed), (hp["val_paths"] or [], r.val, r.val_seed)]
-        for paths, num, seed in todo:
-            if (
-                num > 0
-                and paths
-                and not any(c in paths[0] for c in "*?[")
-                and not Path(paths[0]).exists()
-            ):
-                self._make(Path(paths[0]), r, num, seed)
+        for path, num, seed in self._recipe_targets():
+            if not Path(path).exists():
+                assert self.recipe is not None
+                self._make(Path(path), self.recipe, num, seed)
 
     def _make(self, path: Path, recipe: DataRecipe, num: int, seed: int) -> None:
         from symco.core.labels import DataSpec, build_dataset
