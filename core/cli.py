@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import signal
 import sys
 import threading
@@ -25,6 +24,7 @@ from symco.core.problem import Problem
 from symco.core.registry import Registry
 from symco.core.solver import Solver
 from symco.core.table import format_table
+from symco.core.threads import apply_threads, passive_wait, resolve_threads, usable_cores
 
 
 class _Parser(argparse.ArgumentParser):
@@ -364,6 +364,17 @@ def build_parser(pm: PluginManager) -> argparse.ArgumentParser:
     return parser
 
 
+def add_threads_option(p: argparse.ArgumentParser) -> None:
+    """``--threads N`` on a command that computes; :func:`main` applies it (or the default, see
+    :mod:`symco.core.threads`) before the handler runs."""
+    p.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=None,
+        help="torch threads (default: $SYMCO_THREADS, else the cores this process may use)",
+    )
+
+
 def add_core_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``symco plugins``, ``symco data`` and ``symco solve`` (added by the core's own plugin)."""
     p = sub.add_parser(
@@ -386,8 +397,8 @@ def add_core_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument(
         "--workers",
         type=_positive_int,
-        default=os.cpu_count() or 1,
-        help="solver processes (default: all cores)",
+        default=usable_cores(),
+        help="solver processes, one thread each (default: the cores this process may use)",
     )
     p.add_argument(
         "--distribution", default=None, help="instance distribution (default: the problem's first)"
@@ -403,6 +414,7 @@ def add_core_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_threads_option(p)
     p.set_defaults(handler=cmd_data)
 
     p = sub.add_parser(
@@ -425,6 +437,7 @@ def add_core_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--workers", type=_positive_int, default=1, help="solver processes")
     p.add_argument("--out", default=None, help="write one JSON line per instance here")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_threads_option(p)
     p.set_defaults(handler=cmd_solve)
 
 
@@ -439,6 +452,7 @@ def main(argv: Sequence[str] | None = None, *, plugins: Sequence[tuple[str, obje
     :param plugins: extra ``(name, plugin)`` pairs registered beside the installed plugins (a
         notebook or a test adding a problem, reducer or model without packaging it).
     """
+    passive_wait()  # before anything imports torch: OpenMP reads it once, at load
     previous = None
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, _terminated)
@@ -449,6 +463,8 @@ def main(argv: Sequence[str] | None = None, *, plugins: Sequence[tuple[str, obje
         if getattr(args, "handler", None) is None:
             parser.print_help()
             return 2
+        if "threads" in vars(args):
+            apply_threads(resolve_threads(args.threads))
         registry = build_registry(pm)
         return int(args.handler(args, pm, registry) or 0)
     except SymcoError as exc:

@@ -54,13 +54,21 @@ def greedy(
     knn: int | None = None,
 ) -> list[np.ndarray]:
     """Follow the policy's most likely action until every episode ends."""
-    state = reducer.init_state(instances)
+    return reducer.solutions(greedy_from(policy, reducer, reducer.init_state(instances), knn=knn))
+
+
+@torch.inference_mode()
+def greedy_from(
+    policy: Policy, reducer: SymmetryReducer[Any], state: Any, *, knn: int | None = None
+) -> Any:
+    """Follow the policy's most likely action from ``state`` (e.g. one built by
+    ``reducer.state_from_partial``) until every episode ends; returns the final state."""
     while not bool((done := reducer.done(state)).all()):
         batch = reducer.reduce(state, knn=knn)
         node, action = _choose(policy(batch), batch)
         # episodes end at different steps (OP, KP): finished rows get node -1, a no-op
         state = reducer.step(state, node.masked_fill(done, -1), action)
-    return reducer.solutions(state)
+    return state
 
 
 @torch.inference_mode()

@@ -50,7 +50,7 @@ def symco_add_kinds(registry: Registry) -> None:
 def symco_register(registry: Registry) -> None:
     """Add this plugin's classes to ``registry``.
 
-    Call ``registry.add_problem``, ``add_solver``, ``add_reducer``, ``add_policy``,
+    Call ``registry.add_problem``, ``add_solver``, ``add_reducer``, ``add_improver``, ``add_policy``,
     ``add_encoding``, ``add_group``, ``add_frame``, ``add_model``, or ``registry.add(kind, cls)``
     for any declared kind, with classes (not instances). Each is recorded with the plugin that
     added it, so two plugins claiming one name fail with an error naming both.

@@ -25,6 +25,7 @@ from symco.core.dataset import atomic_path, concat_arrays, read_npz, save_npz
 from symco.core.errors import DataFileError, InvalidInstanceError
 from symco.core.problem import Instances, Problem
 from symco.core.solver import Solver
+from symco.core.threads import worker_init
 
 
 def solve_one(
@@ -52,7 +53,8 @@ class Pool:
     def __enter__(self) -> Pool:
         if self.workers > 1:
             ctx = multiprocessing.get_context("spawn")
-            self._ex = cf.ProcessPoolExecutor(self.workers, mp_context=ctx)
+            # one thread per worker: the pool already runs one worker per core
+            self._ex = cf.ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=worker_init)
         return self
 
     def __exit__(self, *exc: object) -> None:

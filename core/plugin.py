@@ -19,6 +19,7 @@ CORE_KINDS: tuple[tuple[str, str, bool], ...] = (
     ("encoding", "positional/structural graph encoding", False),
     ("group", "a group acting on data (symco.core.symmetry.Group)", False),
     ("frame", "a frame / canonicalization (symco.core.symmetry.Frame)", False),
+    ("improver", "anytime improvement of a problem's solutions (symco evaluate --improve)", True),
     ("model", "a trainable LightningModule (symco fit, checkpoints by class path)", False),
     ("datamodule", "a LightningDataModule feeding registered models", False),
 )

@@ -181,6 +181,10 @@ class Registry:
         """Register a :class:`~symco.core.reducer.SymmetryReducer` under ``(cls.problem, cls.name)``."""
         return self.add("reducer", cls, problem=cls.problem)  # type: ignore[no-any-return]
 
+    def add_improver(self, cls: type[Any]) -> type[Any]:
+        """Register a :class:`~symco.core.improver.Improver` under ``(cls.problem, cls.name)``."""
+        return self.add("improver", cls, problem=cls.problem)  # type: ignore[no-any-return]
+
     def add_policy(self, cls: type[Any]) -> type[Any]:
         """Register a :class:`~symco.core.policy.Policy` subclass under ``cls.name``."""
         return self.add("policy", cls)  # type: ignore[no-any-return]

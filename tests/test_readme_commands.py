@@ -18,6 +18,10 @@ SYMCO = str(Path(sys.executable).with_name("symco"))
 # README command -> the argv run here (scaled down where the README's sizes take minutes)
 RUN: dict[str, list[str]] = {
     "symco plugins": ["plugins"],
+    "symco evaluate --ckpt bq-tsp --generate 100:4 --improve rrc+2opt --time-limit 1 --quiet": [
+        "evaluate", "--ckpt", "bq-tsp", "--generate", "100:4", "--improve", "rrc+2opt",
+        "--time-limit", "1", "--quiet", "--reference", "farthest", "--workers", "1",
+    ],
     "symco models": ["models"],
     "symco fit --config configs/tsp/tiny.yaml": ["fit", "--config", "configs/tsp/tiny.yaml"],
     "symco check-symmetry --ckpt bq-tsp": ["check-symmetry", "--ckpt", "bq-tsp"],
@@ -40,6 +44,7 @@ RUN: dict[str, list[str]] = {
 }  # fmt: skip
 
 COSTLY = {  # README command prefix -> why no test runs it as such
+    "symco evaluate --ckpt bq-cvrp --instances benchmarks/instances/X-n101-k25.vrp --improve": "10 s of improvement (tests/plugins/bq/test_cli.py runs --improve rrc on CVRP)",
     "pip install": "installs packages (the test suite runs on the installed package)",
     "python3 -m pip install tox": "the CI command itself",
     "tox -e tests": "the CI command itself",

@@ -159,12 +159,15 @@ def run_lightning(args: argparse.Namespace, pm: PluginManager, registry: Registr
     import lightning as L
     from lightning.fabric.utilities.exceptions import MisconfigurationException
 
+    from symco.core.threads import apply_threads, pop_threads, resolve_threads
     from symco.core.training.quiet import quiet_lightning
 
+    threads, argv = pop_threads(list(args.rest))  # ours, not LightningCLI's
+    apply_threads(resolve_threads(threads))
     context = ErrorContext(args.command)
     with tempfile.TemporaryDirectory(prefix="symco-config-") as tmp, quiet_lightning():
         with suggesting_names():
-            rest = resolve_argv(args.rest, registry, shipped_models(pm), Path(tmp), context)
+            rest = resolve_argv(argv, registry, shipped_models(pm), Path(tmp), context)
         # LightningCLI reads sys.argv itself (passing `args=` as well makes it warn): show it ours
         saved, sys.argv = sys.argv, ["symco", args.command, *rest]
         try:
@@ -289,7 +292,7 @@ def run_check_symmetry(args: argparse.Namespace, pm: PluginManager, registry: Re
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """The generic training commands (added by :mod:`symco.core.training.plugin`)."""
-    from symco.core.cli import _number
+    from symco.core.cli import _number, add_threads_option
 
     helps = {
         "fit": "train a model from a YAML config (LightningCLI: symco fit --config configs/tsp/cpu.yaml)",
@@ -333,4 +336,5 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     )
     p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1, ...)")
     p.add_argument("--group", default=None, help="check only the symmetries of this group")
+    add_threads_option(p)
     p.set_defaults(handler=run_check_symmetry)

@@ -82,6 +82,49 @@ def _augment_group(name: str | None, registry: Any, problem: Any) -> Any:
     return group
 
 
+def _improvement(args: argparse.Namespace, registry: Any, module: Any) -> Any:
+    """The ``--improve`` chain, built for the model's problem, policy and reducer; ``None``
+    without ``--improve``.
+
+    :raises InvalidInstanceError: limits without ``--improve``, an improver the problem does not
+        have, or a randomized improver with neither ``--improve-steps`` nor ``--time-limit``.
+    """
+    from symco.core.errors import InvalidInstanceError
+    from symco.plugins.bq.evaluate import Improvement
+
+    if args.improve is None:
+        for flag, value in (
+            ("--improve-steps", args.improve_steps),
+            ("--time-limit", args.time_limit),
+        ):
+            if value is not None:
+                raise InvalidInstanceError(f"{flag}: only with --improve NAME")
+        return None
+    problem = module.problem
+    known = registry.names("improver", problem.name)
+    members = []
+    for name in args.improve.split("+"):
+        if name not in known:
+            have = ", ".join(known) or "none"
+            raise InvalidInstanceError(
+                f"--improve: no improver {name!r} for {problem.name} (its improvers: {have})"
+            )
+        cls = registry.get("improver", name, problem.name)
+        options: dict[str, Any] = {"knn": args.knn}
+        if cls.needs_policy:
+            # sub-problems are decoded once each: d4 images of every segment measured slower
+            # for the same gap than more segments (benchmarks/improve.py)
+            options |= {"policy": module.policy, "reducer": module.reducer}
+        members.append(cls(problem, **options))
+    improvement = Improvement(members, args.improve_steps, args.time_limit, args.seed)
+    if args.improve_steps is None and args.time_limit is None and not improvement.improver.stops:
+        raise InvalidInstanceError(
+            f"--improve {args.improve}: give --improve-steps N or --time-limit S (it does not "
+            "stop on its own)"
+        )
+    return improvement
+
+
 def _write_jsonl(path: str, items: list[Any], methods: list[str]) -> None:
     import json
 
@@ -95,6 +138,7 @@ def _write_jsonl(path: str, items: list[Any], methods: list[str]) -> None:
             "name": it.name, "n": it.problem.size(it.instance), "cost": r["cost"],
             "solution": it.problem.solution_to_json(r["solution"]), "time_s": r["time_s"],
             "method": label, "reference": it.reference, "gap_percent": gap,
+            **({"start_cost": r["start_cost"], "improve_steps": r["improve_steps"]} if "start_cost" in r else {}),
             "baselines": {m: {"cost": it.results[m]["cost"], "time_s": it.results[m]["time_s"]} for m in methods[1:]},
         })  # fmt: skip
     with atomic_path(path) as tmp:
@@ -121,13 +165,13 @@ def run_evaluate(args: argparse.Namespace, pm: Any, registry: Any) -> int:
         parse_decode(args.decode)
     except ValueError as exc:
         raise InvalidInstanceError(str(exc)) from None
-    torch.set_num_threads(args.threads)
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise InvalidInstanceError(f"--device: {args.device} requested, but CUDA is not available")
     model = load_model(args.ckpt, shipped_models(pm), registry)
     model.module.to(args.device)
     problem = model.module.problem
     group = _augment_group(args.augment, registry, problem)
+    improvement = _improvement(args, registry, model.module)
     items = _items(args, registry, problem)
     _fill_references(args, pm, registry, items)
     methods = run_methods(
@@ -141,6 +185,7 @@ def run_evaluate(args: argparse.Namespace, pm: Any, registry: Any) -> int:
         baseline_time_limit=args.baseline_time_limit,
         workers=args.workers,
         augment=group,
+        improvement=improvement,
         quiet=args.quiet,
     )
     head = ["problem", "n", "instances", "method", "mean cost", gap_header(items), "s/instance"]
@@ -155,7 +200,7 @@ def run_evaluate(args: argparse.Namespace, pm: Any, registry: Any) -> int:
 
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from symco.core.cli import _number
+    from symco.core.cli import _number, add_threads_option
 
     p = subparsers.add_parser(
         "evaluate", help="decode instances with a trained model; gaps per size, with baselines"
@@ -216,7 +261,29 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     p.add_argument(
         "--workers", type=_number(int, 1, strict=False), default=2, help="solver processes"
     )
-    p.add_argument("--threads", type=_number(int, 1, strict=False), default=2, help="torch threads")
+    p.add_argument(
+        "--improve",
+        default=None,
+        metavar="NAME[+NAME...]",
+        help="improve each solution after decoding with the problem's improvers, taking turns "
+        "(rrc: random re-construction with the model; tsp also: 2opt, e.g. rrc+2opt)",
+    )
+    p.add_argument(
+        "--improve-steps",
+        type=_number(int, 1, strict=False),
+        default=None,
+        metavar="N",
+        help="improvement steps per batch (reproducible with --seed)",
+    )
+    p.add_argument(
+        "--time-limit",
+        type=_number(float, 0, strict=True),
+        default=None,
+        metavar="S",
+        help="seconds per instance for decoding plus improvement (whichever of the limits "
+        "comes first)",
+    )
+    add_threads_option(p)
     p.add_argument("--device", default="cpu", help="torch device to decode on (cpu, cuda, ...)")
     p.add_argument("--out", default=None, help="one JSON line per instance")
     p.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -31,6 +31,38 @@ class Item:
     )  # method -> cost, solution, time_s
 
 
+@dataclass
+class Improvement:
+    """``--improve``: the improvers (taking turns, as a :class:`~symco.core.improver.Chain`), the
+    step limit per batch, the time limit in seconds per instance (construction included) and the
+    seed of the improvers' generator."""
+
+    members: list[Any]
+    steps: int | None = None
+    time_limit: float | None = None
+    seed: int = 0
+
+    @property
+    def improver(self) -> Any:
+        from symco.core.improver import Chain
+
+        return self.members[0] if len(self.members) == 1 else Chain(self.members)
+
+    @property
+    def label(self) -> str:
+        return " +" + "+".join(m.name for m in self.members)
+
+    def run(self, tensors: Any, sols: list[np.ndarray], built_s: float, chunk: int) -> Any:
+        """Improve the ``chunk`` solutions decoded in ``built_s`` seconds: the time limit is the
+        batch's share, ``chunk * time_limit`` seconds, less the construction."""
+        limit = None
+        if self.time_limit is not None:
+            limit = max(self.time_limit * chunk - built_s, 1e-9)  # spent: no step runs
+        gen = torch.Generator().manual_seed(self.seed)
+        return self.improver.improve(tensors, sols, generator=gen, steps=self.steps,
+                                     time_limit=limit)  # fmt: skip
+
+
 def parse_decode(text: str) -> tuple[str, int]:
     """``greedy`` or ``beam:W``."""
     if text == "greedy":
@@ -68,11 +100,13 @@ def decode_items(
     batch_size: int,
     label: str,
     augment: Any = None,
+    improvement: Improvement | None = None,
     quiet: bool = True,
 ) -> None:
     """Decode every item with the model, batching instances of equal size; fills ``results[label]``.
 
-    With ``augment`` (a finite group) each batch carries every image of its instances."""
+    With ``augment`` (a finite group) each batch carries every image of its instances; with
+    ``improvement`` each batch's solutions are improved after decoding (``time_s`` counts both)."""
     problem = model.module.problem
     run = decoder(model.module, decode, knn, augment)
     device = next(model.module.parameters()).device  # decode where the model is
@@ -84,7 +118,7 @@ def decode_items(
 
     with progress(len(items), label, quiet=quiet) as done:
         for group in groups.values():
-            _decode_group(group, run, problem, device, batch_size, label, done)
+            _decode_group(group, run, problem, device, batch_size, label, done, improvement)
 
 
 def _decode_group(
@@ -95,19 +129,26 @@ def _decode_group(
     batch_size: int,
     label: str,
     done: Any,
+    improvement: Improvement | None = None,
 ) -> None:
-    """Decode one group of equal-size items in chunks of ``batch_size``."""
+    """Decode (and improve) one group of equal-size items in chunks of ``batch_size``."""
     for start in range(0, len(group), batch_size):
         chunk = group[start : start + batch_size]
         arrays = {k: np.concatenate([it.instance[k] for it in chunk]) for k in chunk[0].instance}
         tensors = {k: torch.as_tensor(v).to(device) for k, v in arrays.items()}
         t0 = time.perf_counter()
         sols = run(tensors)
+        extra: list[dict[str, Any]] = [{} for _ in chunk]
+        if improvement is not None:
+            built = problem.objective(arrays, sols)
+            res = improvement.run(tensors, sols, time.perf_counter() - t0, len(chunk))
+            sols = res.solutions
+            extra = [{"start_cost": float(c), "improve_steps": res.steps} for c in built]
         per = (time.perf_counter() - t0) / len(chunk)
         problem.check_solution(arrays, sols)
         costs = problem.objective(arrays, sols)
-        for it, sol, cost in zip(chunk, sols, costs):
-            it.results[label] = {"cost": float(cost), "solution": sol, "time_s": per}
+        for it, sol, cost, more in zip(chunk, sols, costs, extra):
+            it.results[label] = {"cost": float(cost), "solution": sol, "time_s": per, **more}
         done(len(chunk))
 
 
@@ -230,6 +271,7 @@ def run_methods(
     baseline_time_limit: float,
     workers: int,
     augment: Any = None,
+    improvement: Improvement | None = None,
     quiet: bool = True,
 ) -> list[str]:
     """Decode ``items`` with each decoding of the model, then run the problem's baseline solvers.
@@ -245,10 +287,11 @@ def run_methods(
     for decode in decodes:
         label = f"{model.name} {decode}" + (f" knn{knn}" if knn else "")
         label += f" +{GROUP_LABELS.get(augment.name, augment.name)}" if augment is not None else ""
+        label += improvement.label if improvement is not None else ""
         bs = batch_size if decode == "greedy" else max(1, batch_size // 8)
         bs = max(1, bs // images)
         decode_items(model, items, decode, knn=knn, batch_size=bs, label=label, augment=augment,
-                     quiet=quiet)  # fmt: skip
+                     improvement=improvement, quiet=quiet)  # fmt: skip
         methods.append(label)
     if baselines:
         problem = module.problem

@@ -19,3 +19,5 @@ def symco_register(registry: Registry) -> None:
     registry.add_problem(TSP)
     for solver in (ExactTSP, OrToolsTSP, LKHTSP, HGSTSP, FarthestInsertionTSP):
         registry.add_solver(solver)
+    # by path: the improver imports torch, `symco plugins` does not
+    registry.add_lazy("improver", "symco.problems.tsp.improvers:TwoOpt", name="2opt", problem="tsp")

@@ -320,3 +320,44 @@ def test_missing_data_is_refused_before_training_starts(
         "symco: error: data.train_paths: data/tsp100_train.npz: no such file (make it with `symco data`)"
     )
     assert not (tmp_path / "runs").exists()  # no empty log folders left behind
+
+
+def test_evaluate_with_improvement_records_start_cost_and_steps(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "r.jsonl"
+    code = _code(["evaluate", "--ckpt", "bq-tsp", "--generate", "20:3", "--reference", "none",
+                  "--improve", "rrc+2opt", "--improve-steps", "2", "--out", str(out),
+                  "--threads", "1", "--quiet"])  # fmt: skip
+    assert code == 0
+    assert "bq-tsp greedy +rrc+2opt" in capsys.readouterr().out
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert len(rows) == 3
+    for r in rows:
+        assert r["improve_steps"] == 2 and r["cost"] <= r["start_cost"] + 1e-9
+        assert sorted(r["solution"]) == list(range(20))
+
+
+def test_evaluate_time_limit_is_per_instance(capsys) -> None:
+    code = _code(["evaluate", "--ckpt", "bq-cvrp", "--generate", "20:2", "--reference", "none",
+                  "--improve", "rrc", "--time-limit", "0.5", "--threads", "1", "--quiet"])  # fmt: skip
+    assert code == 0
+    row = capsys.readouterr().out.splitlines()[2].split()
+    assert 0.4 <= float(row[-1]) <= 1.5  # s/instance: construction + improvement
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--ckpt", "bq-cvrp", "--improve", "2opt", "--improve-steps", "2"],
+         "--improve: no improver '2opt' for cvrp (its improvers: rrc)"),
+        (["--ckpt", "bq-op", "--improve", "rrc", "--improve-steps", "2"],
+         "--improve: no improver 'rrc' for op (its improvers: none)"),
+        (["--ckpt", "bq-tsp", "--improve", "rrc"], "--improve rrc: give --improve-steps N or --time-limit S"),
+        (["--ckpt", "bq-tsp", "--time-limit", "2"], "--time-limit: only with --improve NAME"),
+        (["--ckpt", "bq-tsp", "--improve", "rrc", "--time-limit", "0"], "--time-limit"),
+        (["--ckpt", "bq-tsp", "--improve", "rrc", "--improve-steps", "-1"], "--improve-steps"),
+    ],
+)  # fmt: skip
+def test_bad_improve_options_fail_in_one_line(argv: list[str], message: str, capsys) -> None:
+    code = _code(["evaluate", *argv, "--generate", "10:1", "--reference", "none"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and message in err[0], err

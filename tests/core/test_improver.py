@@ -1,0 +1,189 @@
+"""Contract tests every registered improver gets: never worse, always feasible, reproducible,
+limits honoured; plus the chain and the driver's refusals."""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from symco.core.decoding import greedy
+from symco.core.improver import Chain, Improver
+from symco.core.registry import Entry
+
+from ..conftest import registered
+
+IMPROVERS = registered("improver")
+
+
+def _build(entry: Entry, registry, knn: int | None = None, **options) -> tuple:
+    """The problem, its first reducer, a small random policy and the improver."""
+    problem = registry.problem(entry.problem)
+    reducer = registry.entries("reducer", entry.problem)[0].obj()
+    torch.manual_seed(0)  # the test's own random policy
+    policy = registry.get("policy", "transformer")(
+        reducer.num_features, reducer.num_node_types, reducer.actions_per_node,
+        num_layers=1, dim=16, heads=2, ff_dim=32,
+    ).eval()  # fmt: skip
+    cls = entry.obj
+    if cls.needs_policy:
+        options |= {"policy": policy, "reducer": reducer}
+    return problem, reducer, policy, cls(problem, knn=knn, **options)
+
+
+def _start(problem, reducer, policy, n: int, b: int, seed: int, **gen) -> tuple:
+    inst = problem.generate(b, n, rng=np.random.default_rng(seed), **gen)
+    tensors = {k: torch.as_tensor(v) for k, v in inst.items()}
+    return inst, tensors, greedy(policy, reducer, tensors)
+
+
+@pytest.mark.parametrize("entry", IMPROVERS)
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(n=st.integers(3, 14), knn=st.sampled_from([None, 3]), seed=st.integers(0, 2**16))
+def test_steps_never_worsen_and_stay_feasible(
+    entry: Entry, registry, n: int, knn, seed: int
+) -> None:
+    problem, reducer, policy, imp = _build(entry, registry, knn)
+    inst, tensors, sols = _start(problem, reducer, policy, n, 3, seed)
+    gen = torch.Generator().manual_seed(seed)
+    state = imp.start(tensors, sols)
+    cost = imp.costs(state)
+    np.testing.assert_allclose(cost.numpy(), problem.objective(inst, sols), rtol=1e-6)
+    for _ in range(5):
+        if imp.converged(state):
+            break
+        state = imp.step(state, gen)
+        now = imp.costs(state)
+        assert bool((now <= cost + 1e-9).all()), (cost, now)
+        current = imp.solutions(state)
+        problem.check_solution(inst, current)  # raises on an infeasible solution
+        np.testing.assert_allclose(now.numpy(), problem.objective(inst, current), rtol=1e-6)
+        cost = now
+
+
+@pytest.mark.parametrize("entry", IMPROVERS)
+def test_same_seed_same_result(entry: Entry, registry) -> None:
+    problem, reducer, policy, imp = _build(entry, registry)
+    _, tensors, sols = _start(problem, reducer, policy, 20, 4, 1)
+    runs = [
+        imp.improve(tensors, sols, generator=torch.Generator().manual_seed(7), steps=6)
+        for _ in range(2)
+    ]
+    assert runs[0].steps == runs[1].steps
+    assert all(np.array_equal(a, b) for a, b in zip(runs[0].solutions, runs[1].solutions))
+    assert np.all(runs[0].costs <= runs[0].start_costs + 1e-9)
+    assert len(runs[0].trace) == runs[0].steps + 1
+
+
+@pytest.mark.parametrize("entry", IMPROVERS)
+def test_time_limit_is_honoured(entry: Entry, registry) -> None:
+    problem, reducer, policy, imp = _build(entry, registry)
+    _, tensors, sols = _start(problem, reducer, policy, 30, 4, 2)
+    gen = torch.Generator().manual_seed(0)
+    one = imp.improve(tensors, sols, generator=gen, steps=1).seconds  # the cost of one step
+    t0 = time.perf_counter()
+    res = imp.improve(tensors, sols, generator=gen, time_limit=0.5)
+    wall = time.perf_counter() - t0
+    assert wall <= 0.5 + 2 * one + 0.2  # checked before each step: at most one step over
+    assert res.steps >= 1 or imp.stops
+
+
+@pytest.mark.parametrize("entry", IMPROVERS)
+def test_bad_limits_are_refused(entry: Entry, registry) -> None:
+    problem, reducer, policy, imp = _build(entry, registry)
+    _, tensors, sols = _start(problem, reducer, policy, 8, 2, 3)
+    gen = torch.Generator()
+    for kwargs, message in (({"steps": 0}, "steps must be >= 1"),
+                            ({"time_limit": 0.0}, "time_limit must be > 0"),
+                            ({"time_limit": -1.0}, "time_limit must be > 0")):  # fmt: skip
+        with pytest.raises(ValueError, match=message):
+            imp.improve(tensors, sols, generator=gen, **kwargs)
+    if not imp.stops:
+        with pytest.raises(ValueError, match="needs a step count or a time limit"):
+            imp.improve(tensors, sols, generator=gen)
+    if entry.obj.needs_policy:
+        with pytest.raises(ValueError, match="re-constructs with a policy"):
+            entry.obj(problem)
+
+
+def test_cvrp_with_one_route(registry) -> None:
+    """A capacity that fits every customer: one route, the window cuts inside it."""
+    entry = next(e for e in registered("improver") if e.values[0].qualname == "cvrp/rrc").values[0]
+    problem, reducer, policy, imp = _build(entry, registry)
+    inst = problem.generate(2, 12, rng=np.random.default_rng(0))
+    inst["capacity"] = np.full_like(inst["capacity"], int(inst["demands"].sum(axis=1).max()))
+    tensors = {k: torch.as_tensor(v) for k, v in inst.items()}
+    sols = greedy(policy, reducer, tensors)
+    res = imp.improve(tensors, sols, generator=torch.Generator().manual_seed(0), steps=8)
+    problem.check_solution(inst, res.solutions)
+    assert np.all(res.costs <= res.start_costs + 1e-9)
+
+
+def _two_opt_optimal(xy: np.ndarray, tour: np.ndarray) -> bool:
+    """No reversal of any segment shortens the tour (brute force)."""
+
+    def length(t):
+        return float(np.linalg.norm(xy[t] - xy[np.roll(t, -1)], axis=1).sum())
+
+    base, n = length(tour), len(tour)
+    for i, j in itertools.combinations(range(n), 2):
+        t = tour.copy()
+        t[i : j + 1] = t[i : j + 1][::-1]
+        if length(t) < base - 1e-9 * base:
+            return False
+    return True
+
+
+def test_two_opt_reaches_a_local_optimum(registry) -> None:
+    problem = registry.problem("tsp")
+    two_opt = registry.get("improver", "2opt", "tsp")(problem)
+    inst = problem.generate(3, 9, rng=np.random.default_rng(4))
+    tensors = {k: torch.as_tensor(v) for k, v in inst.items()}
+    sols = [np.random.default_rng(i).permutation(9) for i in range(3)]
+    res = two_opt.improve(tensors, sols, generator=torch.Generator())  # runs to convergence
+    assert res.steps >= 1
+    for xy, tour in zip(inst["coords"], res.solutions):
+        assert _two_opt_optimal(xy, tour)
+
+
+def test_two_opt_on_tsplib_rounding(registry) -> None:
+    """With ``euc_2d`` the improver's costs are the problem's rounded objective."""
+    problem = registry.problem("tsp")
+    two_opt = registry.get("improver", "2opt", "tsp")(problem)
+    inst = problem.generate(2, 12, rng=np.random.default_rng(5))
+    inst = {"coords": inst["coords"] * 100, "euc_2d": np.array([True, False])}
+    tensors = {k: torch.as_tensor(v) for k, v in inst.items()}
+    sols = [np.arange(12), np.arange(12)]
+    res = two_opt.improve(tensors, sols, generator=torch.Generator())
+    np.testing.assert_allclose(res.costs, problem.objective(inst, res.solutions))
+
+
+def test_chain_takes_turns_and_never_worsens(registry) -> None:
+    problem = registry.problem("tsp")
+    rrc = next(e.obj for e in registry.entries("improver", "tsp") if e.obj.needs_policy)
+    _, reducer, policy, _ = _build(registry.entry("improver", "2opt", "tsp"), registry)
+    chain = Chain(
+        [
+            rrc(problem, policy=policy, reducer=reducer),
+            registry.get("improver", "2opt", "tsp")(problem),
+        ]
+    )
+    assert not chain.stops  # a randomized member: needs a limit
+    _, tensors, sols = _start(problem, reducer, policy, 25, 3, 6)
+    res = chain.improve(tensors, sols, generator=torch.Generator().manual_seed(0), steps=3)
+    assert res.steps == 3 and np.all(res.costs <= res.start_costs + 1e-9)
+    search = Chain([registry.get("improver", "2opt", "tsp")(problem)])
+    done = search.improve(tensors, sols, generator=torch.Generator())  # converges on its own
+    assert search.stops and done.steps >= 1
+
+
+def test_an_improver_without_steps_is_abstract() -> None:
+    with pytest.raises(TypeError):
+        Improver(None)  # type: ignore[abstract]
