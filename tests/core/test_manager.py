@@ -130,24 +130,25 @@ def test_documented_command_hook_runs(capsys: pytest.CaptureFixture[str]) -> Non
 def test_a_plugin_adds_a_kind_listed_by_symco_plugins(capsys: pytest.CaptureFixture[str]) -> None:
     from symco.core.cli import main
 
-    class Rrc:
-        name = "rrc"
+    class Warmup:
+        name = "anneal"
         problem = "tsp"
 
-    mod = types.ModuleType("improvers")
+    mod = types.ModuleType("schedules")
     mod.symco_add_kinds = symco.hookimpl(  # type: ignore[attr-defined]
-        lambda registry: registry.add_kind("improver", "improves solutions", per_problem=True)
+        lambda registry: registry.add_kind("schedule", "temperature schedules", per_problem=True)
     )
     mod.symco_register = symco.hookimpl(  # type: ignore[attr-defined]
-        lambda registry: registry.add("improver", Rrc, problem="tsp")
+        lambda registry: registry.add("schedule", Warmup, problem="tsp")
     )
-    assert main(["plugins"], plugins=[("improvers", mod)]) == 0
+    assert main(["plugins"], plugins=[("schedules", mod)]) == 0
     out = capsys.readouterr().out
     assert any(
-        line.split()[:4] == ["improver", "1", "improvers", "improves"] for line in out.splitlines()
+        line.split()[:4] == ["schedule", "1", "schedules", "temperature"]
+        for line in out.splitlines()
     )
     assert any(
-        line.split()[:4] == ["improver", "rrc", "tsp", "improvers"] for line in out.splitlines()
+        line.split()[:4] == ["schedule", "anneal", "tsp", "schedules"] for line in out.splitlines()
     )
 
 

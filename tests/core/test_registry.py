@@ -88,24 +88,24 @@ def test_builtins_registered(registry: Registry) -> None:
     assert registry.entry("problem", "tsp").package.startswith("symco ")
 
 
-class Improver:
-    name = "rrc"
+class Schedule:
+    name = "anneal"
 
 
 def test_open_kinds() -> None:
     reg = _registry()
     with reg.scope("myplugin", "mypkg 1.0"):
-        reg.add_kind("improver", "improves a solution", per_problem=True, base=Improver)
-    reg.add("improver", Improver, problem="tsp")
-    assert reg.get("improver", "rrc", "tsp") is Improver
-    assert reg.kind("improver").plugin == "myplugin"
-    assert [k.name for k in reg.kinds()][-1] == "improver"
+        reg.add_kind("schedule", "temperature schedules", per_problem=True, base=Schedule)
+    reg.add("schedule", Schedule, problem="tsp")
+    assert reg.get("schedule", "anneal", "tsp") is Schedule
+    assert reg.kind("schedule").plugin == "myplugin"
+    assert [k.name for k in reg.kinds()][-1] == "schedule"
     with pytest.raises(TypeError, match="needs problem="):
-        reg.add("improver", Improver)
-    with pytest.raises(TypeError, match="subclass of Improver"):
-        reg.add("improver", Foo, problem="tsp")
-    with pytest.raises(DuplicateNameError, match="kind 'improver' is declared twice"):
-        reg.add_kind("improver")
+        reg.add("schedule", Schedule)
+    with pytest.raises(TypeError, match="subclass of Schedule"):
+        reg.add("schedule", Foo, problem="tsp")
+    with pytest.raises(DuplicateNameError, match="kind 'schedule' is declared twice"):
+        reg.add_kind("schedule")
     with pytest.raises(UnknownNameError, match="unknown kind 'augmentation'; declared kinds: "):
         reg.add("augmentation", Foo)
 
