@@ -28,7 +28,7 @@ from symco.core.problem import Problem
 from symco.core.reducer import SymmetryReducer
 from symco.core.symmetry.group import Group
 from symco.plugins.bq.common import gather_rows
-from symco.plugins.rrc.reconstruct import Proposal, Rebuilt, Reconstruction, rows_of
+from symco.plugins.rrc.reconstruct import Proposal, Rebuilt, Reconstruction, in_float64, rows_of
 from symco.problems.cvrp.problem import join_routes, split_routes
 
 
@@ -73,7 +73,7 @@ class CVRPReconstruction(Reconstruction[RoutesState]):
         self.min_length, self.max_length, self.candidates = min_length, max_length, candidates
 
     def start(self, instances: Mapping[str, Tensor], solutions: list[np.ndarray]) -> RoutesState:
-        exact = {k: (v.double() if v.is_floating_point() else v) for k, v in instances.items()}
+        exact = in_float64(instances)
         sols = [join_routes(split_routes(s)) for s in solutions]  # canonical: no empty routes
         cost = self.prob.objective_torch(exact, self._packed(sols, exact))
         return RoutesState(exact, sols, cost)

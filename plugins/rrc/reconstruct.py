@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
-import numpy as np
 import torch
 from torch import Tensor
 
@@ -125,7 +124,7 @@ class Reconstruction(Improver[StateT]):
         final = greedy_from(self.policy, self.reducer, state, knn=knn)
         sols = self.prob.pack_solutions(self.reducer.solutions(final))  # (K*R, L'') numpy
         solved = torch.as_tensor(sols, device=partial.device)
-        exact = {key: (v.double() if v.is_floating_point() else v) for key, v in sub.items()}
+        exact = in_float64(sub)
         tiled = {key: v.repeat(k, *([1] * (v.dim() - 1))) for key, v in exact.items()}
         cost = self.prob.objective_torch(tiled, solved).view(k, -1)  # (K, R)
         best, view = cost.min(dim=0)  # (R,) each
@@ -142,6 +141,7 @@ def rows_of(instances: Mapping[str, Tensor], owner: Tensor, skip: str) -> dict[s
     return {key: v[owner] for key, v in instances.items() if key != skip}
 
 
-def to_numpy_rows(x: Tensor) -> list[np.ndarray]:
-    """The rows of ``x`` ``(B, L)`` as int64 arrays without their ``-1`` padding."""
-    return [row[row >= 0].astype(np.int64) for row in x.cpu().numpy()]
+def in_float64(instances: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """``instances`` with every floating array in float64: costs compared to accept a
+    re-construction must not round differently before and after."""
+    return {key: (v.double() if v.is_floating_point() else v) for key, v in instances.items()}

@@ -28,7 +28,7 @@ from symco.core.problem import Problem
 from symco.core.reducer import SymmetryReducer
 from symco.core.symmetry.group import Group
 from symco.plugins.bq.common import gather_rows
-from symco.plugins.rrc.reconstruct import Proposal, Rebuilt, Reconstruction, rows_of
+from symco.plugins.rrc.reconstruct import Proposal, Rebuilt, Reconstruction, in_float64, rows_of
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ def tour_state(
     problem: Problem, instances: Mapping[str, Tensor], solutions: list[np.ndarray]
 ) -> TourState:
     """The tours of ``solutions`` as a :class:`TourState` (costs by the problem's objective)."""
-    exact = {k: (v.double() if v.is_floating_point() else v) for k, v in instances.items()}
+    exact = in_float64(instances)
     device = exact["coords"].device
     tours = torch.as_tensor(problem.pack_solutions(solutions), device=device).long()
     return TourState(exact, tours, problem.objective_torch(exact, tours))
