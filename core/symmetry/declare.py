@@ -8,7 +8,9 @@ symmetries by implementing three methods (the :class:`Symmetric` protocol):
 * ``symmetries(inputs)`` — a list of :class:`Symmetry` on those inputs (groups sized for them):
   a group, how an element acts on the model's input, and how the output must transform
   (``None``: it must not change — invariance);
-* ``symmetry_outputs(inputs)`` — the output tensor the declaration speaks about.
+* ``symmetry_outputs(inputs)`` — the output tensor the declaration speaks about, or a tuple
+  of tensors (say predictions and a hidden state) whose parts each :class:`Symmetry` selects
+  with ``output``.
 
 :func:`check_symmetries` draws ``n`` elements of each group with a seeded generator, runs the
 batch and its transformed copy, and compares ``f(g·x)`` with ``g·f(x)`` — the way e3nn's
@@ -41,6 +43,8 @@ class Symmetry:
         (by a group action on the output), ``permuted`` (the output's rows permute with the
         input's nodes).
     :param description: what acts on what, one line (e.g. "nodes of the reduced instance").
+    :param output: which part of a tuple output this row checks (``None``: the whole output,
+        which must then be a tensor).
     """
 
     group: Group
@@ -48,6 +52,7 @@ class Symmetry:
     act_output: Callable[[Any, Tensor], Tensor] | None = None
     relation: Relation = "invariant"
     description: str = ""
+    output: int | None = None
 
     @property
     def label(self) -> str:
@@ -63,7 +68,7 @@ class Symmetric(Protocol):
 
     def symmetries(self, inputs: Any) -> Sequence[Symmetry]: ...
 
-    def symmetry_outputs(self, inputs: Any) -> Tensor: ...
+    def symmetry_outputs(self, inputs: Any) -> Tensor | tuple[Tensor, ...]: ...
 
 
 class NoSymmetriesError(SymcoError):
@@ -145,10 +150,11 @@ def check_symmetries(
             declared = list(model.symmetries(inputs))
             if not declared:
                 raise NoSymmetriesError(f"{name} declares no symmetries (symmetries() is empty)")
-            y = model.symmetry_outputs(inputs)
+            outputs = model.symmetry_outputs(inputs)
             for sym in declared:
                 g = _to(sym.group.sample(n, gen, dtype=torch.float64), device)
-                y_g = model.symmetry_outputs(sym.act_input(g, inputs))
+                y = _part(outputs, sym)
+                y_g = _part(model.symmetry_outputs(sym.act_input(g, inputs)), sym)
                 want = y if sym.act_output is None else sym.act_output(g, y)
                 errors = compare(y_g.double(), want.double())
                 results.append(SymmetryResult(sym.label, sym.relation, *errors, tol))
@@ -156,6 +162,17 @@ def check_symmetries(
         if module is not None:
             module.to(dtype=dtype).train(was_training)
     return results
+
+
+def _part(outputs: Tensor | tuple[Tensor, ...], sym: Symmetry) -> Tensor:
+    """The output tensor ``sym`` speaks about (``sym.output`` of a tuple, else the tensor)."""
+    if isinstance(outputs, tuple):
+        if sym.output is None:
+            raise TypeError(f"{sym.label}: the outputs are a tuple; say which part (output=)")
+        return outputs[sym.output]
+    if sym.output is not None:
+        raise TypeError(f"{sym.label}: output={sym.output}, but the output is one tensor")
+    return outputs
 
 
 def _to(obj: Any, device: str) -> Any:

@@ -3,6 +3,7 @@ the flows they generate, :class:`TorusFlow`."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 import torch
@@ -141,16 +142,31 @@ class TorusFlow(_TorusShifts):
     in flow-equivariant recurrent networks (Keller, 2025). Flows commute:
     ``compose(v, w) = v + w`` and ``inverse(v) = -v`` (mod ``(H, W)``).
     :meth:`act_offset` applies a flow that starts from an initial translation and/or time.
+
+    ``velocities`` (rows ``(v_y, v_x)``) restricts :meth:`sample` to a set — say the horizontal
+    velocities a model is built for; by default it draws from ``[-max_speed, max_speed]^2``.
     """
 
     name: ClassVar[str] = "torus-flow"
     acts_on: ClassVar[str] = "(B, T, ..., H, W) image sequences: frame t rolled by t * v"
 
-    def __init__(self, height: int = 8, width: int = 8, max_speed: int = 1) -> None:
+    def __init__(
+        self,
+        height: int = 8,
+        width: int = 8,
+        max_speed: int = 1,
+        velocities: Sequence[Sequence[int]] | Tensor | None = None,
+    ) -> None:
         super().__init__(height, width)
         if max_speed < 0:
             raise ValueError(f"max_speed must be >= 0, got {max_speed}")
         self.max_speed = max_speed
+        self.velocities: Tensor | None = None
+        if velocities is not None:
+            v = torch.as_tensor(velocities)
+            if v.dim() != 2 or v.shape[1] != 2 or v.shape[0] == 0 or v.is_floating_point():
+                raise ValueError("velocities must be a non-empty (k, 2) set of integer (vy, vx)")
+            self.velocities = v.long()
 
     def sample(
         self,
@@ -160,7 +176,11 @@ class TorusFlow(_TorusShifts):
         dtype: torch.dtype = torch.float64,
         device: torch.device | str | None = None,
     ) -> Tensor:
-        """``(n, 2)`` velocities uniform in ``[-max_speed, max_speed]^2`` (not reduced)."""
+        """``(n, 2)`` velocities uniform in ``[-max_speed, max_speed]^2``, or in the given
+        ``velocities`` (not reduced)."""
+        if self.velocities is not None:
+            pick = randint(0, len(self.velocities), (n,), generator, device=device)
+            return self.velocities.to(pick.device)[pick]
         speed = self.max_speed
         return randint(-speed, speed + 1, (n, 2), generator, device=device)
 
@@ -191,7 +211,11 @@ class TorusFlow(_TorusShifts):
         return randn((n, 4, 2, self.height, self.width), generator, dtype=dtype)
 
     def __repr__(self) -> str:
-        return f"TorusFlow(height={self.height}, width={self.width}, max_speed={self.max_speed})"
+        extra = "" if self.velocities is None else f", velocities={self.velocities.tolist()}"
+        return (
+            f"TorusFlow(height={self.height}, width={self.width}, max_speed={self.max_speed}"
+            f"{extra})"
+        )
 
 
 __all__ = ["TorusFlow", "TorusTranslation", "roll2d"]

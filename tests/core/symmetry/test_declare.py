@@ -187,3 +187,47 @@ class Bare(nn.Module):
     def __init__(self, width: int = 2) -> None:
         super().__init__()
         self.layer = nn.Linear(width, width)
+
+
+class _TwoOutputs(nn.Module):
+    """Outputs a tuple: a translation-equivariant sequence and a translation-invariant sum."""
+
+    def __init__(self, broken: bool = False) -> None:
+        super().__init__()
+        self.broken = broken
+
+    def symmetry_inputs(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        return torch.rand((n, 3, 4, 4), generator=generator, dtype=torch.float64)
+
+    def symmetries(self, inputs: torch.Tensor) -> list:
+        from symco.core.symmetry import Symmetry, TorusTranslation
+
+        g = TorusTranslation(4, 4)
+        return [
+            Symmetry(g, g.act, g.act, "equivariant", "images", output=0),
+            Symmetry(g, g.act, None, "invariant", "totals", output=1),
+        ]
+
+    def symmetry_outputs(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        total = inputs.sum(dim=(-2, -1))
+        if self.broken:
+            total = total + inputs[..., 0, 0]
+        return 2 * inputs, total
+
+
+def test_tuple_outputs_are_checked_part_by_part() -> None:
+    assert all(r.passed for r in check_symmetries(_TwoOutputs()))
+    images, totals = check_symmetries(_TwoOutputs(broken=True))
+    assert images.passed and not totals.passed
+
+
+def test_a_tuple_output_needs_a_part() -> None:
+    from symco.core.symmetry import Symmetry, TorusTranslation
+
+    class Unsaid(_TwoOutputs):
+        def symmetries(self, inputs: torch.Tensor) -> list:
+            g = TorusTranslation(4, 4)
+            return [Symmetry(g, g.act, g.act, "equivariant", "images")]
+
+    with pytest.raises(TypeError, match="the outputs are a tuple; say which part"):
+        check_symmetries(Unsaid())

@@ -281,3 +281,11 @@ def test_torus_flow_samples_bounded_speeds() -> None:
     v = TorusFlow(8, 8, max_speed=2).sample(500, torch.Generator().manual_seed(0))
     assert v.dtype == torch.long and set(v.unique().tolist()) == {-2, -1, 0, 1, 2}
     assert bool((TorusFlow(max_speed=0).sample(5, torch.Generator()) == 0).all())
+
+
+def test_torus_flow_samples_from_a_given_velocity_set() -> None:
+    allowed = [[0, -1], [0, 0], [0, 2]]
+    v = TorusFlow(5, 5, velocities=allowed).sample(200, torch.Generator().manual_seed(0))
+    assert sorted({tuple(row) for row in v.tolist()}) == [(0, -1), (0, 0), (0, 2)]
+    with pytest.raises(ValueError, match="velocities must be a non-empty"):
+        TorusFlow(5, 5, velocities=[[0.5, 1.0]])
