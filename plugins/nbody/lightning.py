@@ -9,7 +9,6 @@ soft-equivariance regularizer are injected by ``class_path``/``init_args``.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
@@ -22,6 +21,7 @@ from symco.core.symmetry.group import Element, Group, as_pair
 from symco.core.symmetry.orthogonal import Euclidean, rotate_points
 from symco.core.symmetry.permutation import NodePermutation
 from symco.core.training.config import from_config
+from symco.core.training.schedule import cosine_to_floor
 from symco.plugins.nbody.data import NBodyDataModule
 from symco.plugins.nbody.soft import SoftEquivariance
 
@@ -160,14 +160,7 @@ class NBodyModule(L.LightningModule):
         opt = torch.optim.Adam(self.parameters(), lr=hp["lr"], weight_decay=hp["weight_decay"])
         if hp["schedule"] == "constant":
             return opt
-        total = max(1, int(self.trainer.estimated_stepping_batches))
-
-        def factor(step: int) -> float:  # cosine decay to min_lr_ratio over the run
-            cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, step / total)))
-            return hp["min_lr_ratio"] + (1 - hp["min_lr_ratio"]) * cosine
-
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+        return cosine_to_floor(opt, self.trainer.estimated_stepping_batches, hp["min_lr_ratio"])
 
 
 __all__ = ["NBodyDataModule", "NBodyModule", "mse", "rotate_inputs", "rotate_outputs"]

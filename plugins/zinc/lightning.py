@@ -7,7 +7,6 @@ per-graph transform that encoding needs and precomputes it once per split.
 
 from __future__ import annotations
 
-import math
 from typing import Any, ClassVar, Literal
 
 import lightning as L
@@ -20,6 +19,7 @@ from torch_geometric.transforms import BaseTransform
 
 from symco.core.errors import InvalidInstanceError, SymcoError
 from symco.core.symmetry.declare import Symmetry
+from symco.core.training.schedule import cosine_to_floor
 from symco.encodings.base import build_encoding
 from symco.plugins.zinc.dataset import ATOM_VOCAB, BOND_VOCAB, SPLITS, load_split, penalized_logp
 from symco.plugins.zinc.gine import GINERegressor
@@ -118,14 +118,7 @@ class ZincModule(L.LightningModule):
     def configure_optimizers(self) -> Any:
         hp = self.hparams
         opt = torch.optim.Adam(self.parameters(), lr=hp["lr"], weight_decay=hp["weight_decay"])
-        total = max(1, int(self.trainer.estimated_stepping_batches))
-
-        def factor(step: int) -> float:  # cosine decay to min_lr_ratio over the run
-            cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, step / total)))
-            return hp["min_lr_ratio"] + (1 - hp["min_lr_ratio"]) * cosine
-
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+        return cosine_to_floor(opt, self.trainer.estimated_stepping_batches, hp["min_lr_ratio"])
 
 
 def graphs_from_arrays(arrays: dict[str, np.ndarray], y: np.ndarray, code: int) -> list[Data]:
