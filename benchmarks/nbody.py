@@ -12,9 +12,12 @@ budget), and two plots: validation MSE against training CPU time for every run
 data (``nbody_soft.png``).
 
 Runs (``--runs``): ``linear``, ``gnn``, ``egnn``, ``fa_gnn`` on the plain data, and
-``gnn-field``, ``egnn-field``, ``soft_gnn-field`` on the data with a constant field along z
-(``--field``; O(3) broken to O(2) about z): the EGNN cannot represent the push along z, the GNN
-and the soft GNN can. The budget is the CPU time of the training steps (``time.process_time``
+``gnn-field``, ``egnn-field``, ``soft_gnn-field``, ``rpp-field`` and ``soft_rpp-field`` on the
+data with a constant field along z (``--field``; O(3) broken to O(2) about z): the EGNN cannot
+represent the push along z itself (it sees the field only through what it did to the input
+velocities), the GNN and the soft GNN can; ``rpp`` is an EGNN plus a learned
+multiple of a GNN's displacement (:class:`~symco.plugins.nbody.residual_pathway.ResidualPathway`),
+``soft_rpp`` the same with the regularizer on its free pathway. The budget is the CPU time of the training steps (``time.process_time``
 of this single-threaded process; validation excluded), so a loaded machine slows every run alike.
 Data: 3,000 / 2,000 / 2,000 samples by default, simulated once under ``--data-dir`` (resumable).
 The soft model's weights are tuned once, after ``--tune-frac`` of the budget (from the minima
@@ -45,8 +48,10 @@ PUBLISHED = {  # test MSE, Satorras et al. (ICML 2021), Table 2
     "Linear": 0.0819, "SE(3)-Transformer": 0.0244, "TFN": 0.0155, "GNN": 0.0107,
     "Radial Field": 0.0104, "EGNN": 0.0071,
 }  # fmt: skip
-LR = {"linear": 1e-2, "gnn": 1e-3, "egnn": 5e-4, "fa_gnn": 1e-3, "soft_gnn": 1e-3}
-RUNS = ("linear", "gnn", "egnn", "fa_gnn", "gnn-field", "egnn-field", "soft_gnn-field")
+LR = {"linear": 1e-2, "gnn": 1e-3, "egnn": 5e-4, "fa_gnn": 1e-3, "soft_gnn": 1e-3, "rpp": 5e-4,
+      "soft_rpp": 5e-4}  # fmt: skip
+RUNS = ("linear", "gnn", "egnn", "fa_gnn", "gnn-field", "egnn-field", "soft_gnn-field",
+        "rpp-field", "soft_rpp-field")  # fmt: skip
 
 
 def build(model: str, hidden: int, layers: int) -> nn.Module:
@@ -54,6 +59,7 @@ def build(model: str, hidden: int, layers: int) -> nn.Module:
     from symco.plugins.nbody.frame_averaging import FrameAveraging
     from symco.plugins.nbody.gnn import GNN
     from symco.plugins.nbody.linear import Linear
+    from symco.plugins.nbody.residual_pathway import ResidualPathway
 
     if model == "linear":
         return Linear()
@@ -63,6 +69,8 @@ def build(model: str, hidden: int, layers: int) -> nn.Module:
         return GNN(hidden, layers)
     if model == "fa_gnn":
         return FrameAveraging(GNN(hidden, layers))
+    if model in ("rpp", "soft_rpp"):  # EGNN + alpha * GNN displacement
+        return ResidualPathway(EGNN(hidden, layers), GNN(hidden, layers, residual=False))
     raise SystemExit(f"unknown model {model!r}")
 
 
@@ -100,18 +108,20 @@ def train_run(
     ``seed`` seeds the weights, the batch order and the regularizer's group elements (default
     ``args.seed``; the data are always those of ``args.seed``)."""
     from symco.plugins.nbody.data import Batches
-    from symco.plugins.nbody.lightning import rotate_inputs, rotate_outputs
+    from symco.plugins.nbody.lightning import penalized, rotate_inputs, rotate_outputs
     from symco.plugins.nbody.soft import SoftEquivariance
 
     model_name = name.removesuffix("-field")
     seed = args.seed if seed is None else seed
     torch.manual_seed(seed)
     model = build(model_name, args.hidden, args.layers)
-    reg = SoftEquivariance(tune_step=None, seed=seed) if model_name == "soft_gnn" else None
+    soft = model_name.startswith("soft_")
+    reg = SoftEquivariance(tune_step=None, seed=seed, batch=args.soft_batch) if soft else None
+    fn, is_model = penalized(model)
     opt = torch.optim.Adam(model.parameters(), lr=LR[model_name], weight_decay=1e-12)
     batches = Batches(data["train"], args.batch_size, shuffle=True, seed=seed)
     curve: list[list[float]] = []
-    soft: list[dict[str, float]] = []
+    trace: list[dict[str, float]] = []
     best: tuple[float, dict[str, Tensor] | None, int] = (float("inf"), None, 0)
     cpu = 0.0  # training CPU seconds
     step = samples = 0
@@ -132,9 +142,9 @@ def train_run(
             pred = model(*inputs)
             loss = ((pred - batch["target"]) ** 2).mean()
             if reg is not None:
-                penalties = reg.penalties(lambda x: model(*x), inputs, reg.step_generator(step),
+                penalties = reg.penalties(fn, inputs, reg.step_generator(step),
                                           act_input=rotate_inputs, act_output=rotate_outputs,
-                                          outputs=pred)  # fmt: skip
+                                          outputs=pred if is_model else None)  # fmt: skip
                 loss = loss + reg.weighted(penalties)
             opt.zero_grad()
             loss.backward()
@@ -146,7 +156,7 @@ def train_run(
                     reg.window = max(1, reg.tune_step // 4)
                 reg.observe(step, penalties.detach())
                 if step % 10 == 0:
-                    soft.append({"step": step, "cpu_s": round(cpu, 3),
+                    trace.append({"step": step, "cpu_s": round(cpu, 3),
                                  **reg.log_values(penalties)})  # fmt: skip
             cpu += time.process_time() - t0
             step += 1
@@ -169,7 +179,7 @@ def train_run(
         "curve": curve, "seed": seed,
     }  # fmt: skip
     if reg is not None:
-        out["soft"] = {"groups": reg.names, "tune_step": reg.tune_step, "trace": soft,
+        out["soft"] = {"groups": reg.names, "tune_step": reg.tune_step, "trace": trace,
                        "final_lambdas": dict(zip(reg.names, reg.lambdas.tolist()))}  # fmt: skip
     return out
 
@@ -185,17 +195,19 @@ def soft_seeds(
 ) -> None:
     """More seeds of the soft model on the field data: the λ ranking per seed, and how often the
     preserved subgroup (O(2) about the field's axis z) comes first."""
-    runs = [payload["runs"]["soft_gnn-field"]]
+    name = next(n for n in args.runs if n.startswith("soft_"))
+    runs = [payload["runs"][name]]
     for seed in range(args.seed + 1, args.seed + args.soft_seeds):
-        run = train_run("soft_gnn-field", data, args, seed=seed)
+        run = train_run(name, data, args, seed=seed)
         run.pop("curve")
         run["soft"].pop("trace")
         runs.append(run)
-        print(f"soft_gnn-field seed {seed}: ranking {ranking(run)}, test {run['test_mse']:.5f}",
+        print(f"{name} seed {seed}: ranking {ranking(run)}, test {run['test_mse']:.5f}",
               flush=True)  # fmt: skip
         summary = [{"seed": r["seed"], "ranking": ranking(r), "test_mse": r["test_mse"],
                     "final_lambdas": r["soft"]["final_lambdas"]} for r in runs]  # fmt: skip
         payload["soft_seeds"] = {
+            "run": name,
             "per_seed": summary,
             "o2-z_first": sum(r["ranking"][0] == "o2-z" for r in summary),
             "seeds": len(summary),
@@ -232,7 +244,7 @@ def plot(out: Path, runs: dict[str, dict[str, Any]]) -> list[Path]:
            title="n-body: validation MSE vs training time (dashed: field data)")  # fmt: skip
     ax.legend(fontsize=8)
     save(fig, out.with_name(out.stem + "_mse.png"))
-    soft = next((r for r in runs.values() if "soft" in r), None)
+    name, soft = next(((n, r) for n, r in runs.items() if "soft" in r), ("", None))
     if soft is not None and soft["soft"]["trace"]:
         trace, groups = soft["soft"]["trace"], soft["soft"]["groups"]
         fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
@@ -244,7 +256,7 @@ def plot(out: Path, runs: dict[str, dict[str, Any]]) -> list[Path]:
         if soft["soft"]["tune_step"] is not None:
             for a in (a1, a2):
                 a.axvline(soft["soft"]["tune_step"], color="grey", linestyle=":")
-        a1.set(xlabel="step", ylabel="λ_j", yscale="log", title="soft GNN, field along z: weights")
+        a1.set(xlabel="step", ylabel="λ_j", yscale="log", title=f"{name}, field along z: weights")
         a2.set(xlabel="step", ylabel="R_j", yscale="log", title="equivariance penalties")
         a1.legend()
         save(fig, out.with_name(out.stem + "_soft.png"))
@@ -269,8 +281,14 @@ def main() -> None:
         "--soft-seeds",
         type=int,
         default=5,
-        help="soft_gnn-field is trained with this many seeds (args.seed, args.seed + 1, ...): "
-        "how often the tuned weights rank the preserved O(2) about z first",
+        help="the first soft run of --runs is trained with this many seeds (args.seed, "
+        "args.seed + 1, ...): how often the tuned weights rank the preserved O(2) about z first",
+    )
+    p.add_argument(
+        "--soft-batch",
+        type=int,
+        default=None,
+        help="soft runs: penalties on this many examples of each batch (default all)",
     )
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--workers", type=int, default=None, help="simulation processes")
@@ -302,7 +320,7 @@ def main() -> None:
         print(f"{name}: test MSE {run['test_mse']:.5f} (best val {run['best_val_mse']:.5f} at "
               f"step {run['best_step']} of {run['steps']}), {run['samples_per_s']:.0f} samples/s",
               flush=True)  # fmt: skip
-    if "soft_gnn-field" in args.runs and args.soft_seeds > 1:
+    if any(n.startswith("soft_") for n in args.runs) and args.soft_seeds > 1:
         soft_seeds(payload, datasets["field"], args)
     rows = [[n, r["data"], r["steps"], f"{r['epochs']:.1f}", f"{r['ms_per_step']:.1f}",
              f"{r['samples_per_s']:.0f}", f"{r['best_val_mse']:.5f}", f"{r['test_mse']:.5f}"]

@@ -32,6 +32,13 @@ RUN: dict[str, list[str]] = {
         "check-symmetry", "--config", "configs/fernn/fernn.yaml"],
     "symco check-symmetry --config configs/fernn/grnn.yaml": [
         "check-symmetry", "--config", "configs/fernn/grnn.yaml"],
+    "symco fit --config configs/nbody/tiny.yaml": ["fit", "--config", "configs/nbody/tiny.yaml"],
+    "symco check-symmetry --config configs/nbody/egnn.yaml": [
+        "check-symmetry", "--config", "configs/nbody/egnn.yaml"],
+    "symco check-symmetry --config configs/nbody/fa_gnn.yaml": [
+        "check-symmetry", "--config", "configs/nbody/fa_gnn.yaml"],
+    "symco check-symmetry --config configs/nbody/gnn.yaml": [
+        "check-symmetry", "--config", "configs/nbody/gnn.yaml"],
     "symco data --problem tsp --size 100 --num 10000 --solver lkh --seed 1 --out data/tsp100.npz": [
         "data", "--problem", "tsp", "--size", "100", "--num", "4", "--solver", "lkh", "--seed",
         "1", "--out", "data/tsp100.npz"],
@@ -50,6 +57,7 @@ RUN: dict[str, list[str]] = {
 
 EXIT_CODE = {  # README commands whose documented exit status is not 0
     "symco check-symmetry --config configs/fernn/grnn.yaml": 1,  # the G-RNN fails the flow check
+    "symco check-symmetry --config configs/nbody/gnn.yaml": 1,  # the GNN fails the E(3) check
 }
 
 COSTLY = {  # README command prefix -> why no test runs it as such
@@ -71,6 +79,8 @@ COSTLY = {  # README command prefix -> why no test runs it as such
     "symco fit --config configs/cvrp/": "hours of training (the tiny configs train in tests)",
     "symco fit --config configs/zinc/": "minutes to hours of training (tests/plugins/zinc)",
     "symco fit --config configs/fernn/fernn.yaml": "40 minutes of training (the tiny config trains here)",
+    "symco fit --config configs/nbody/egnn.yaml": "30 minutes to hours of training (the tiny config trains here)",
+    "symco test --config configs/nbody/egnn.yaml": "needs the trained checkpoint (tests/plugins/nbody/test_cli.py tests a tiny one)",
     "symco data --problem partition": "tests/test_readme_plugin.py",
     "symco solve partition12.npz": "tests/test_readme_plugin.py",
     "python -m pytest tests/core/test_problem.py": "tests/test_readme_plugin.py runs the contract tests' checks",

@@ -2,14 +2,15 @@
 
 The constructor signature of :class:`NBodyModule` (with :class:`~.data.NBodyDataModule`'s) is
 the configuration schema: the backbone (:class:`~.egnn.EGNN`, :class:`~.gnn.GNN`,
-:class:`~.linear.Linear`, :class:`~.frame_averaging.FrameAveraging` around any of them, or any
+:class:`~.linear.Linear`, :class:`~.frame_averaging.FrameAveraging` around any of them,
+:class:`~.residual_pathway.ResidualPathway` (an equivariant and a free one summed), or any
 ``nn.Module`` with ``forward(loc, vel, charges) -> positions``) and the optional
 soft-equivariance regularizer are injected by ``class_path``/``init_args``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Literal
 
 import lightning as L
@@ -48,6 +49,19 @@ def rotate_inputs(group: Group, g: Element, inputs: Inputs) -> Inputs:
 
 def rotate_outputs(group: Group, g: Element, y: Tensor) -> Tensor:
     return group.act(g, y)
+
+
+def penalized(backbone: nn.Module) -> tuple[Callable[[Inputs], Tensor], bool]:
+    """The function whose equivariance error a regularizer measures for ``backbone``, and
+    whether it is the backbone itself (so the training step's predictions are its outputs).
+
+    A backbone with an exactly equivariant part says where its error comes from through
+    ``unconstrained(loc, vel, charges)`` (see :class:`~.residual_pathway.ResidualPathway`): the
+    penalties are the same, the equivariant part's passes are saved."""
+    part = getattr(backbone, "unconstrained", None)
+    if callable(part):
+        return (lambda x: part(*x)), False
+    return (lambda x: backbone(*x)), True
 
 
 class NBodyModule(L.LightningModule):
@@ -136,8 +150,10 @@ class NBodyModule(L.LightningModule):
         reg = self.regularizer
         if reg is not None:
             gen = reg.step_generator(self.global_step, pred.device)
-            penalties = reg.penalties(self.backbone_fn, inputs, gen, act_input=rotate_inputs,
-                                      act_output=rotate_outputs, outputs=pred)  # fmt: skip
+            fn, out = penalized(self.backbone)
+            penalties = reg.penalties(fn, inputs, gen, act_input=rotate_inputs,
+                                      act_output=rotate_outputs,
+                                      outputs=pred if out else None)  # fmt: skip
             loss = loss + reg.weighted(penalties)
             if reg.observe(self.global_step, penalties):
                 self.print(f"step {self.global_step}: soft-equivariance weights tuned to "
@@ -145,9 +161,6 @@ class NBodyModule(L.LightningModule):
             self.log_dict(reg.log_values(penalties), batch_size=size)
             self.log("train/loss", loss, batch_size=size)
         return loss
-
-    def backbone_fn(self, inputs: Inputs) -> Tensor:
-        return self.backbone(*inputs)  # type: ignore[no-any-return]
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         self.log("val/mse", mse(self.backbone, batch), prog_bar=True, batch_size=len(batch["loc"]))
@@ -163,4 +176,4 @@ class NBodyModule(L.LightningModule):
         return cosine_to_floor(opt, self.trainer.estimated_stepping_batches, hp["min_lr_ratio"])
 
 
-__all__ = ["NBodyDataModule", "NBodyModule", "mse", "rotate_inputs", "rotate_outputs"]
+__all__ = ["NBodyDataModule", "NBodyModule", "mse", "penalized", "rotate_inputs", "rotate_outputs"]

@@ -40,6 +40,7 @@ def _check_options(
     names: list[str],
     lambdas: float | Sequence[float],
     samples: int,
+    batch: int | None,
     tune_step: int | None,
     window: int,
     power: float,
@@ -60,6 +61,8 @@ def _check_options(
             "regularizer: need samples >= 1, window >= 1, power >= 0 and tune_step >= 1 "
             f"(or null), got {samples}, {window}, {power}, {tune_step}"
         )
+    if batch is not None and batch < 1:
+        raise InvalidInstanceError(f"regularizer: batch must be >= 1 (or null), got {batch}")
     return [float(w) for w in weights]
 
 
@@ -72,6 +75,15 @@ ActOutput = Callable[[Group, Element, Tensor], Tensor]
 def act_tensor(group: Group, g: Element, x: Tensor) -> Tensor:
     """The group's own action (inputs and outputs that are the group's objects)."""
     return group.act(g, x)
+
+
+def head(inputs: Any, n: int) -> Any:
+    """The first ``n`` examples of a tensor or of a tuple/list of tensors (batch first)."""
+    if isinstance(inputs, Tensor):
+        return inputs[:n]
+    if isinstance(inputs, (tuple, list)):
+        return type(inputs)(head(x, n) for x in inputs)
+    raise TypeError(f"regularizer: cannot take a sub-batch of {type(inputs).__name__} inputs")
 
 
 class SoftEquivariance(nn.Module):
@@ -106,6 +118,10 @@ class SoftEquivariance(nn.Module):
 
     :param groups: candidate names, e.g. ``["o3", "o2-x", "o2-y", "o2-z"]``.
     :param lambdas: initial weights, one for all or one per group.
+    :param batch: evaluate the penalties on the first ``batch`` examples of each training batch
+        only (``None``: all). The batches are shuffled, so this is an unbiased estimate of
+        :math:`R_j` at a fraction of the cost (each candidate costs a forward and backward pass
+        of the model on the sub-batch).
     :param seed: seeds the group elements of each step (see :meth:`step_generator`).
 
     A bad option (an unknown group name, ...) is raised by :meth:`check` and by the first
@@ -117,6 +133,7 @@ class SoftEquivariance(nn.Module):
         groups: Sequence[str] = ("o3", "o2-x", "o2-y", "o2-z"),
         lambdas: float | Sequence[float] = 1.0,
         samples: int = 1,
+        batch: int | None = None,
         tune_step: int | None = 1000,
         window: int = 200,
         power: float = 2.0,
@@ -126,7 +143,7 @@ class SoftEquivariance(nn.Module):
         names = list(groups)
         self.config_error: SymcoError | None = None
         try:
-            weights = _check_options(names, lambdas, samples, tune_step, window, power)
+            weights = _check_options(names, lambdas, samples, batch, tune_step, window, power)
             self.groups = [candidate_group(n) for n in names]
         except SymcoError as exc:
             # LightningCLI (jsonargparse) turns a constructor error into pages of nested
@@ -135,6 +152,7 @@ class SoftEquivariance(nn.Module):
             self.config_error, weights, self.groups = exc, [1.0] * len(names), []
         self.names = names
         self.samples, self.tune_step, self.window, self.power = samples, tune_step, window, power
+        self.batch = batch
         self.seed = seed
         self.register_buffer("lambdas", torch.tensor(weights, dtype=torch.float64))
         self.register_buffer("r_min", torch.full((len(names),), math.inf, dtype=torch.float64))
@@ -172,6 +190,9 @@ class SoftEquivariance(nn.Module):
         :param outputs: ``fn(inputs)`` if already computed (the task loss's forward pass).
         """
         self.check()
+        if self.batch is not None:
+            inputs = head(inputs, self.batch)
+            outputs = None if outputs is None else outputs[: self.batch]
         y = fn(inputs) if outputs is None else outputs  # (B, N, d)
         batch = y.shape[0]
         out = []
@@ -227,9 +248,10 @@ class SoftEquivariance(nn.Module):
 
     def extra_repr(self) -> str:
         return (
-            f"groups={self.names}, samples={self.samples}, tune_step={self.tune_step}, "
+            f"groups={self.names}, samples={self.samples}, batch={self.batch}, "
+            f"tune_step={self.tune_step}, "
             f"window={self.window}, power={self.power}"
         )
 
 
-__all__ = ["CANDIDATES", "SoftEquivariance", "act_tensor", "candidate_group"]
+__all__ = ["CANDIDATES", "SoftEquivariance", "act_tensor", "candidate_group", "head"]
