@@ -3,14 +3,19 @@
 
 It registers the module and the data module (``symco fit`` configs name them by class path;
 checkpoints are rebuilt only for registered modules). Backbones (EGNN, GNN, Linear,
-FrameAveraging) and the soft-equivariance regularizer are given by class path in configs: no
-core kind fits them (``policy`` scores actions of reduced states), so they are not registered.
+FrameAveraging, ResidualPathway) and the soft-equivariance regularizer are given by class path in
+configs: no core kind fits them (``policy`` scores actions of reduced states), so they are not
+registered. It ships the trained ``egnn-nbody`` model.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from symco import hookimpl
 from symco.core.registry import Registry
+
+MODELS_DIR = Path(__file__).with_name("models")
 
 
 @hookimpl
@@ -20,3 +25,8 @@ def symco_register(registry: Registry) -> None:
     registry.add_lazy(
         "datamodule", "symco.plugins.nbody.data:NBodyDataModule", name="NBodyDataModule"
     )
+
+
+@hookimpl
+def symco_models() -> dict[str, str]:
+    return {p.stem: str(p) for p in sorted(MODELS_DIR.glob("*.pt"))}
