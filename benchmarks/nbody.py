@@ -15,10 +15,11 @@ Runs (``--runs``): ``linear``, ``gnn``, ``egnn``, ``fa_gnn`` on the plain data, 
 ``gnn-field``, ``egnn-field``, ``soft_gnn-field``, ``rpp-field`` and ``soft_rpp-field`` on the
 data with a constant field along z (``--field``; O(3) broken to O(2) about z): the EGNN cannot
 represent the push along z itself (it sees the field only through what it did to the input
-velocities), the GNN and the soft GNN can; ``rpp`` is an EGNN plus a learned
-multiple of a GNN's displacement (:class:`~symco.plugins.nbody.residual_pathway.ResidualPathway`),
-``soft_rpp`` the same with the regularizer on its free pathway. The budget is the CPU time of the training steps (``time.process_time``
-of this single-threaded process; validation excluded), so a loaded machine slows every run alike.
+velocities), the GNN and the soft GNN can; ``rpp`` is an EGNN plus a learned multiple of a
+GNN's displacement (:class:`~symco.plugins.nbody.residual_pathway.ResidualPathway`), ``soft_rpp``
+the same with the regularizer on its free pathway. The budget is the CPU time of the training
+steps (``time.process_time`` of this single-threaded process; validation excluded), so a loaded
+machine slows every run alike.
 Data: 3,000 / 2,000 / 2,000 samples by default, simulated once under ``--data-dir`` (resumable).
 The soft model's weights are tuned once, after ``--tune-frac`` of the budget (from the minima
 over the preceding quarter of it), as Kim et al. tune at 2,000 of 8,000 epochs.

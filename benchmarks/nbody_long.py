@@ -46,7 +46,7 @@ def best_checkpoint(run: Path) -> Path:
     return min(found, key=lambda p: float(re.search(r"mse([0-9.]+)\.ckpt$", p.name).group(1)))  # type: ignore[union-attr]
 
 
-def test_mse(config: Path, ckpt: Path) -> float:
+def measure_test_mse(config: Path, ckpt: Path) -> float:
     symco = str(Path(sys.executable).with_name("symco"))
     proc = subprocess.run([symco, "test", "--config", str(config), "--ckpt_path", str(ckpt),
                            "--trainer.logger", "false", "--trainer.enable_progress_bar", "false"],
@@ -68,7 +68,7 @@ def main() -> None:
         raise SystemExit(f"{args.run}: no validation MSE logged yet")
     ckpt = best_checkpoint(args.run)
     best_step, best_val = min(points, key=lambda t: t[1])
-    test = test_mse(args.config, ckpt)
+    test = measure_test_mse(args.config, ckpt)
     payload = {
         "config": str(args.config), "checkpoint": ckpt.name, "steps_logged": points[-1][0],
         "best_step": best_step, "best_val_mse": best_val, "test_mse": test,

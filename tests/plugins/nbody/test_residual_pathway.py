@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from symco.core.errors import InvalidInstanceError
+from symco.core.symmetry import check_symmetries
 from symco.plugins.nbody.egnn import EGNN
 from symco.plugins.nbody.gnn import GNN
 from symco.plugins.nbody.lightning import NBodyModule, penalized, rotate_inputs, rotate_outputs
@@ -79,3 +80,12 @@ def test_the_regularized_pathway_trains() -> None:
         losses.append(float(loss.detach()))
     assert losses[-1] < 0.5 * losses[0]
     assert float(backbone.alpha.detach()) != 0.0
+
+
+def test_declared_symmetries_catch_the_free_pathway() -> None:
+    """NBodyModule declares E(3) and particle permutations for any backbone: with the free
+    pathway switched off the residual pathway passes both, switched on it fails E(3) only."""
+    off = {r.label.split(":")[0]: r.passed for r in check_symmetries(NBodyModule(_model(0.0)))}
+    on = {r.label.split(":")[0]: r.passed for r in check_symmetries(NBodyModule(_model(0.7)))}
+    assert off == {"euclidean": True, "node-permutation": True}
+    assert on == {"euclidean": False, "node-permutation": True}
