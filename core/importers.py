@@ -1,9 +1,15 @@
-"""Converters from other codebases' dataset layouts to symco's ``.npz`` arrays.
+"""Importers: other projects' files become symco's — datasets (``symco import``) and trained
+models (``symco import-model``) — through one open kind, ``importer``.
 
-Only array files are read (``.npz``, never pickle: no ``.pkl`` or ``.pt``).
+An importer is a class registered under its ``--from`` name (``registry.add("importer", cls)``
+from a plugin's ``symco_register``): a :class:`DatasetImporter` reads instance arrays, a
+:class:`ModelImporter` converts a checkpoint into a symco model file (class path, config,
+weights) that records where it came from and under which licence (:class:`ModelSource`).
 
-The rl4co layout (``rl4co.data.generate_data`` and the environments' generators) keeps the depot
-apart from the customers and stores everything as floats; per symco problem:
+The built-in dataset importer, ``rl4co`` (:class:`RL4COImporter`), reads only array files
+(``.npz``, never pickle: no ``.pkl`` or ``.pt``). The rl4co layout (``rl4co.data.generate_data``
+and the environments' generators) keeps the depot apart from the customers and stores everything
+as floats; per symco problem:
 
 - ``tsp``: ``locs`` (B,N,2) becomes ``coords`` (B,N,2).
 - ``cvrp``: ``depot`` (B,2), ``locs`` (B,N,2), ``demand`` (B,N) and ``capacity`` (a scalar,
@@ -20,14 +26,131 @@ generators divide them by it) are multiplied back and must then be integral.
 
 from __future__ import annotations
 
+import hashlib
 import os
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
 from symco.core.dataset import read_npz
 from symco.core.errors import DataFileError, InvalidInstanceError, UnknownNameError
+
+if TYPE_CHECKING:
+    from symco.core.problem import Problem
+
+
+class Importer(ABC):
+    """Converts another project's files into symco's, for the problems it lists.
+
+    Subclass :class:`DatasetImporter` or :class:`ModelImporter`; register the class as kind
+    ``importer`` (its ``name`` is what ``--from`` takes).
+    """
+
+    name: ClassVar[str]
+    """The ``--from`` name (``rl4co``, ``bq-nco``, ...)."""
+    produces: ClassVar[Literal["dataset", "model"]]
+    """What it makes: ``symco import`` uses dataset importers, ``symco import-model`` model ones."""
+    problems: ClassVar[tuple[str, ...]]
+    """The symco problems it converts."""
+    description: ClassVar[str] = ""
+    """One line for ``symco plugins`` and the commands' help."""
+
+    def check_problem(self, problem_name: str) -> None:
+        """One line when this importer does not convert the problem ``problem_name``.
+
+        :raises UnknownNameError: naming the problems it does convert.
+        """
+        if problem_name not in self.problems:
+            raise UnknownNameError(
+                f"no {self.name} importer for problem '{problem_name}'; known: "
+                f"{', '.join(sorted(self.problems))}"
+            )
+
+
+class DatasetImporter(Importer):
+    """Reads another project's instance file as symco arrays (``symco import --from NAME``)."""
+
+    produces: ClassVar[Literal["dataset", "model"]] = "dataset"
+
+    @abstractmethod
+    def read(self, path: Path, problem: Problem) -> dict[str, np.ndarray]:
+        """The instance arrays of ``problem`` in ``path``, not yet checked against the problem's
+        rules (``symco import`` runs :meth:`Problem.validate` before writing).
+
+        :raises DataFileError: unreadable file, missing or misshapen array (one line naming it).
+        """
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where an imported model came from; recorded in the model file and shown by ``symco info``.
+
+    ``licence_text`` is the licence as the user's copy of the source has it (a ``LICENCE`` or
+    ``LICENSE`` file beside the checkpoint, or ``--licence FILE``), empty when none was found.
+    """
+
+    name: str
+    importer: str
+    file: str
+    sha256: str
+    licence: str
+    licence_url: str = ""
+    copyright: str = ""
+    licence_text: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ImportedModel:
+    """A converted model: what a symco model file holds (see
+    :func:`symco.core.training.checkpoints.write_model_file`)."""
+
+    class_path: str
+    hyper_parameters: dict[str, Any]
+    state_dict: dict[str, Any]
+    source: ModelSource
+    notes: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class ModelImporter(Importer):
+    """Converts another project's checkpoint into a symco model (``symco import-model``)."""
+
+    produces: ClassVar[Literal["dataset", "model"]] = "model"
+
+    @abstractmethod
+    def convert(self, path: Path, problem: Problem, licence_text: str = "") -> ImportedModel:
+        """The symco model of the checkpoint ``path`` for ``problem``.
+
+        Read files with ``torch.load(weights_only=True)`` only.
+
+        :raises DataFileError: not a checkpoint of this source, a checkpoint of another problem,
+            or missing/unexpected/misshapen weights (one line naming the key).
+        """
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes (recorded with an imported model)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def licence_beside(path: Path) -> str:
+    """The text of a ``LICENCE``/``LICENSE`` file (any suffix) in ``path``'s folder, or ``""``."""
+    for candidate in sorted(path.parent.glob("LICEN[CS]E*")):
+        if candidate.is_file():
+            return candidate.read_text(errors="replace")
+    return ""
+
 
 DEMAND_RTOL = 1e-6
 """Relative tolerance for a denormalised demand (``demand * capacity``) to count as integral."""
@@ -186,26 +309,30 @@ def _op(arrays: Mapping[str, np.ndarray], where: str) -> dict[str, np.ndarray]:
     }
 
 
-RL4CO: dict[str, Callable[[Mapping[str, np.ndarray], str], dict[str, np.ndarray]]] = {
-    "tsp": _tsp,
-    "cvrp": _cvrp,
-    "op": _op,
-}
-"""Converters of the rl4co layout, by symco problem name."""
+class RL4COImporter(DatasetImporter):
+    """rl4co's ``.npz`` layout (see the module docstring) as symco arrays."""
+
+    name: ClassVar[str] = "rl4co"
+    problems: ClassVar[tuple[str, ...]] = ("tsp", "cvrp", "op")
+    description: ClassVar[str] = "rl4co .npz datasets (locs, depot, demand, capacity, prize, ...)"
+    converters: ClassVar[
+        dict[str, Callable[[Mapping[str, np.ndarray], str], dict[str, np.ndarray]]]
+    ] = {"tsp": _tsp, "cvrp": _cvrp, "op": _op}
+    """The converter of each problem in :attr:`problems`."""
+
+    def read(self, path: Path, problem: Problem) -> dict[str, np.ndarray]:
+        self.check_problem(problem.name)
+        return self.converters[problem.name](read_npz(path), str(path))
 
 
 def import_rl4co(path: str | os.PathLike[str], problem_name: str) -> dict[str, np.ndarray]:
-    """The instance arrays of symco's ``problem_name`` from an rl4co-style ``.npz`` file.
+    """The instance arrays of symco's ``problem_name`` from an rl4co-style ``.npz`` file
+    (:class:`RL4COImporter` for a problem given by name).
 
-    See the module docstring for the layouts. The result is not yet checked against the
-    problem's own rules (``symco import`` does that with :meth:`Problem.validate` before writing).
-
-    :raises UnknownNameError: the problem has no rl4co converter (see :data:`RL4CO`).
+    :raises UnknownNameError: the problem has no rl4co converter.
     :raises DataFileError: the file is unreadable, or an array is missing or misshapen.
     :raises InvalidInstanceError: a capacity or demand is not integral (naming its index).
     """
-    path = Path(path)
-    if problem_name not in RL4CO:
-        known = ", ".join(sorted(RL4CO))
-        raise UnknownNameError(f"no rl4co importer for problem '{problem_name}'; known: {known}")
-    return RL4CO[problem_name](read_npz(path), str(path))
+    importer = RL4COImporter()
+    importer.check_problem(problem_name)
+    return importer.converters[problem_name](read_npz(Path(path)), str(path))

@@ -1,7 +1,7 @@
 """The core's own plugin (registered first by :func:`~symco.core.manager.get_plugin_manager`).
 
 It declares the core kinds, registers the built-in groups and frames, and adds the commands
-``plugins``, ``data``, ``solve`` and ``import`` — through the same hooks a third-party plugin uses.
+``plugins``, ``data``, ``solve``, ``import`` and ``import-model`` — through the same hooks a third-party plugin uses.
 """
 
 from __future__ import annotations
@@ -22,6 +22,11 @@ CORE_KINDS: tuple[tuple[str, str, bool], ...] = (
     ("improver", "anytime improvement of a problem's solutions (symco evaluate --improve)", True),
     ("model", "a trainable LightningModule (symco fit, checkpoints by class path)", False),
     ("datamodule", "a LightningDataModule feeding registered models", False),
+    (
+        "importer",
+        "another project's datasets or models -> symco (symco import, import-model)",
+        False,
+    ),
 )
 """``(name, doc, per_problem)`` of the kinds the core declares."""
 
@@ -59,6 +64,7 @@ def symco_register(registry: Registry) -> None:
         registry.add_lazy("group", target, name=name)
     for target, name in FRAMES:
         registry.add_lazy("frame", target, name=name)
+    registry.add_lazy("importer", "symco.core.importers:RL4COImporter", name="rl4co")
 
 
 @hookimpl

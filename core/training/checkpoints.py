@@ -183,21 +183,71 @@ def export_model(
             state[k].shape != v.shape for k, v in states[0].items()
         ):
             raise DataFileError(f"{path}: weights do not match those of {ckpts[0]}")
+    state = {
+        k: torch.stack([s[k] for s in states]).double().mean(0).to(v.dtype)
+        if v.is_floating_point()
+        else v
+        for k, v in states[0].items()
+    }
+    extra: dict[str, Any] = {"global_step": max(int(o.get("global_step", 0)) for o in objs)}
+    if len(ckpts) > 1:
+        extra["averaged_from"] = [Path(c).name for c in ckpts]
+    return write_model_file(out, class_path, hp, state, notes, **extra)
+
+
+def write_model_file(
+    out: Path,
+    class_path: str,
+    hyper_parameters: Mapping[str, Any],
+    state_dict: Mapping[str, Any],
+    notes: str = "",
+    **extra: Any,
+) -> dict[str, Any]:
+    """Write a symco model file atomically: what :func:`load_model` reads (``format``,
+    ``class_path``, ``hyper_parameters``, ``state_dict``, ``notes``) plus ``extra`` metadata
+    (plain values and tensors only: the file is read with ``weights_only=True``)."""
+    import torch
+
     slim = {
         "format": FORMAT,
         "class_path": class_path,
-        "hyper_parameters": hp,
-        "state_dict": {
-            k: torch.stack([s[k] for s in states]).double().mean(0).to(v.dtype)
-            if v.is_floating_point()
-            else v
-            for k, v in states[0].items()
-        },
+        "hyper_parameters": dict(hyper_parameters),
+        "state_dict": dict(state_dict),
         "notes": notes,
-        "global_step": max(int(o.get("global_step", 0)) for o in objs),
+        **extra,
     }
-    if len(ckpts) > 1:
-        slim["averaged_from"] = [Path(c).name for c in ckpts]
     with atomic_path(out) as tmp:
         torch.save(slim, tmp)
     return slim
+
+
+def import_model(
+    importer: Any, path: Path, problem: Any, out: Path, registry: Registry, licence_text: str
+) -> tuple[LoadedModel, dict[str, Any]]:
+    """Convert ``path`` with the model ``importer`` (:class:`~symco.core.importers.ModelImporter`),
+    check that the result rebuilds as a registered module with exactly its weights, and write it
+    to ``out`` (atomically) with its :class:`~symco.core.importers.ModelSource`.
+
+    :return: the rebuilt module and the file's contents.
+    """
+    model = importer.convert(path, problem, licence_text)
+    module = build_module(model.class_path, model.hyper_parameters, registry)
+    try:
+        module.load_state_dict(model.state_dict, strict=True)
+    except RuntimeError as exc:  # the importer's own mapping is wrong: name the first key
+        raise DataFileError(
+            f"{path}: converted weights do not fit {model.class_path} ({str(exc).splitlines()[0]})"
+        ) from None
+    slim = write_model_file(
+        out,
+        model.class_path,
+        {k: v for k, v in module.hparams.items() if not k.startswith("_")},
+        module.state_dict(),
+        model.notes,
+        source=model.source.as_dict(),
+        **model.extra,
+    )
+    module.eval()
+    return LoadedModel(
+        out.stem, out, module, {k: v for k, v in slim.items() if k not in NOT_METADATA}
+    ), slim

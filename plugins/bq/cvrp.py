@@ -74,6 +74,9 @@ class BQCVRPReducer(SampledBQReducer[CVRPState]):
     num_features: ClassVar[int] = 7
     num_node_types: ClassVar[int] = 3
     actions_per_node: ClassVar[int] = 2
+    start_full: ClassVar[bool] = False
+    """Whether the vehicle leaves the depot full (both moves to the first customer feasible, the
+    capacity feature at 1) rather than empty (the first move goes via the depot)."""
 
     # -- the MDP ---------------------------------------------------------------------------------
 
@@ -91,15 +94,18 @@ class BQCVRPReducer(SampledBQReducer[CVRPState]):
             visited,
             empty,
             empty.bool(),
-            # empty vehicle: the first customer is reached via the depot
-            torch.zeros(b, device=dev),
+            # empty vehicle: the first customer is reached via the depot (full: either way)
+            instances["capacity"].float().clone()
+            if self.start_full
+            else torch.zeros(b, device=dev),
         )
 
     def step(self, state: CVRPState, node: Tensor, action: Tensor) -> CVRPState:
         rows = torch.arange(len(node), device=node.device)
         visited = state.visited.clone()
         visited[rows, node] = True
-        via = action == VIA_DEPOT
+        # standing on the depot (before the first customer) every move starts a route
+        via = (action == VIA_DEPOT) | (state.current == 0)
         load = torch.where(via, state.capacity, state.load) - state.demands[rows, node]
         return CVRPState(
             state.coords,
@@ -242,23 +248,28 @@ class BQCVRPReducer(SampledBQReducer[CVRPState]):
         """The reduced batch of ``nodes`` (B, M) = ``[origin, remaining..., depot]``."""
         b, m = nodes.shape
         xy = gather_rows(coords, nodes)  # (B, M, 2)
-        d_go, d_back = end_distances(xy)  # (B, M) each: from the origin, to the end
-        refill = d_go[:, -1:] + d_back - d_go  # (B, M) extra length of going via the depot
-        if self.normalize:
-            xy, scale = normalize_coords(xy)
-            d_go, d_back, refill = (d * scale[:, None] for d in (d_go, d_back, refill))
         demand = gather_rows(demands, nodes) / capacity[:, None]  # (B, M)
-        demand[:, 0] = 0.0  # the origin is served already
         left = (load / capacity)[:, None].expand(b, m)
-        features = torch.stack(
-            [xy[..., 0], xy[..., 1], demand, left, d_go, d_back, refill], dim=-1
-        )  # (B, M, 7)
+        features = self._features(xy, demand, left)  # (B, M, F)
         node_type = torch.zeros(b, m, dtype=torch.long, device=nodes.device)
         node_type[:, 0], node_type[:, -1] = ORIGIN, DEPOT
         customer = node_type == 0
         direct = customer & (demand <= left + 1e-6)
         mask = torch.stack([direct, customer], dim=-1)  # (B, M, 2)
         return ReducedBatch(features, node_type, mask, nodes, target)
+
+    def _features(self, xy: Tensor, demand: Tensor, left: Tensor) -> Tensor:
+        """Node features from the coordinates ``xy`` (B, M, 2) of ``[origin, ..., depot]``, the
+        demands and the capacity left, both ``(B, M)`` fractions of the capacity:
+        ``(x, y, demand, left, d(origin, j), d(j, depot), refill)`` (B, M, 7), the origin's
+        demand 0 (it is served already)."""
+        d_go, d_back = end_distances(xy)  # (B, M) each: from the origin, to the end
+        refill = d_go[:, -1:] + d_back - d_go  # (B, M) extra length of going via the depot
+        if self.normalize:
+            xy, scale = normalize_coords(xy)
+            d_go, d_back, refill = (d * scale[:, None] for d in (d_go, d_back, refill))
+        demand = torch.cat([torch.zeros_like(demand[:, :1]), demand[:, 1:]], dim=1)
+        return torch.stack([xy[..., 0], xy[..., 1], demand, left, d_go, d_back, refill], dim=-1)
 
     # -- imitation samples -----------------------------------------------------------------------
 
@@ -339,3 +350,19 @@ class BQCVRPReducer(SampledBQReducer[CVRPState]):
         route_end = torch.gather(starts | ends, 1, perm) & new_route[:, None]  # (B, N-t), shuffled
         target[:, 1:-1, 1] = torch.where(route_end, 1.0, target[:, 1:-1, 1])
         return self._batch(coords, demands, capacity, load, nodes, target)
+
+
+class BQCVRPPlainReducer(BQCVRPReducer):
+    """:class:`BQCVRPReducer` with the published BQ-NCO PerceiverIO input:
+    ``(x, y, demand, left)`` per node (fractions of the capacity; the origin keeps its demand),
+    the vehicle starting full at the depot. With ``normalize: false`` the coordinates are the
+    raw ones, as the official checkpoints expect (``symco import-model --from bq-nco``)."""
+
+    name: ClassVar[str] = "bq-plain"
+    num_features: ClassVar[int] = 4
+    start_full: ClassVar[bool] = True
+
+    def _features(self, xy: Tensor, demand: Tensor, left: Tensor) -> Tensor:
+        if self.normalize:
+            xy = normalize_coords(xy)[0]
+        return torch.cat([xy, demand[..., None], left[..., None]], dim=-1)  # (B, M, 4)
