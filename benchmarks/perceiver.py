@@ -48,10 +48,16 @@ POLICIES: dict[str, tuple[type, dict[str, int]]] = {
 }
 
 
-def build(name: str) -> torch.nn.Module:
+def build(name: str, device: str = "cpu") -> torch.nn.Module:
     cls, options = POLICIES[name]
     torch.manual_seed(0)
-    return cls(2, 3, 1, **options).eval()
+    return cls(2, 3, 1, **options).eval().to(device)
+
+
+def sync(device: str) -> None:
+    """Wait for queued GPU work (timings of CUDA kernels)."""
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
 
 
 @torch.inference_mode()
@@ -62,14 +68,23 @@ def step_times(
     from symco.core.decoding import _choose
 
     state = reducer.init_state({"coords": coords})
+    device = str(coords.device)
     times = []
     for _ in range(steps):
+        sync(device)
         t0 = time.perf_counter()
         batch = reducer.reduce(state, knn=knn)
-        node, action = _choose(policy(batch), batch)
+        with torch.autocast(coords.device.type, torch.bfloat16, enabled=AUTOCAST[0]):
+            logits = policy(batch)
+        node, action = _choose(logits.float(), batch)
         state = reducer.step(state, node, action)
+        sync(device)
         times.append(time.perf_counter() - t0)
     return times
+
+
+AUTOCAST = [False]
+"""Whether the timed forward passes run under bf16 autocast (``--bf16``, GPUs)."""
 
 
 def decoding(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -78,19 +93,23 @@ def decoding(args: argparse.Namespace) -> list[dict[str, Any]]:
     reducer = BQTSPReducer()
     rows = []
     for n in args.sizes:
-        coords = torch.as_tensor(TSP().generate(1, n, rng=np.random.default_rng(n))["coords"])
+        inst = TSP().generate(args.batch_decode, n, rng=np.random.default_rng(n))
+        coords = torch.as_tensor(inst["coords"]).to(args.device)
         for knn in (None, args.knn):
             if knn is not None and n <= knn:
                 continue
             for name in POLICIES:
-                policy = build(name)
+                policy = build(name, args.device)
                 step_times(policy, reducer, coords, knn, 2)  # warm-up
                 per_step = statistics.median(step_times(policy, reducer, coords, knn, args.steps))
                 estimate = per_step * n  # first steps are the largest: an upper bound
                 full = None
                 if estimate <= args.full_limit:
+                    sync(args.device)
                     t0 = time.perf_counter()
-                    greedy(policy, reducer, {"coords": coords}, knn=knn)
+                    with torch.autocast(coords.device.type, torch.bfloat16, enabled=args.bf16):
+                        greedy(policy, reducer, {"coords": coords}, knn=knn)
+                    sync(args.device)
                     full = time.perf_counter() - t0
                 rows.append({"policy": name, "n": n, "knn": knn, "ms_per_step": 1e3 * per_step,
                              "decode_s": full, "decode_s_estimate": estimate})  # fmt: skip
@@ -107,20 +126,24 @@ def training(args: argparse.Namespace) -> list[dict[str, Any]]:
     inst = problem.generate(args.batch, 100, rng=np.random.default_rng(0))
     tours = torch.stack([torch.randperm(100, generator=torch.Generator().manual_seed(i))
                          for i in range(args.batch)])  # fmt: skip
-    tensors = {"coords": torch.as_tensor(inst["coords"])}
+    tensors = {"coords": torch.as_tensor(inst["coords"]).to(args.device)}
+    tours = tours.to(args.device)
     rows = []
     for name in POLICIES:
-        policy = build(name).train()
+        policy = build(name, args.device).train()
         opt = torch.optim.AdamW(policy.parameters(), lr=1e-4)
         times = []
         for i in range(args.train_steps + 2):
             gen = torch.Generator().manual_seed(i)  # the same sub-problems for every policy
+            sync(args.device)
             t0 = time.perf_counter()
             samples = reducer.expand(tensors, tours, generator=gen)
-            loss, _ = imitation_loss(policy, samples)
+            with torch.autocast(tours.device.type, torch.bfloat16, enabled=args.bf16):
+                loss, _ = imitation_loss(policy, samples)
             opt.zero_grad()
             loss.backward()
             opt.step()
+            sync(args.device)
             times.append(time.perf_counter() - t0)
         per_step = statistics.median(times[2:])  # without the warm-up
         params = sum(p.numel() for p in policy.parameters())
@@ -142,15 +165,21 @@ def main() -> None:
                         help="decode whole instances whose estimate is below this (s)")  # fmt: skip
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--train-steps", type=int, default=20)
+    parser.add_argument("--batch-decode", type=int, default=1, help="instances decoded together")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--bf16", action="store_true", help="bf16 autocast (GPUs)")
     parser.add_argument("--out", default=str(HERE / "results" / "perceiver.json"))
     args = parser.parse_args()
+    AUTOCAST[0] = args.bf16
     if args.quick:
         args.sizes, args.steps, args.train_steps, args.full_limit = [100, 300], 3, 3, 5.0
     torch.set_num_threads(args.threads)
     dec = decoding(args)
     train = training(args)
-    out = {"machine": {"cpu": platform.processor() or platform.machine(),
+    gpu = torch.cuda.get_device_name(0) if args.device.startswith("cuda") else None
+    out = {"machine": {"cpu": platform.processor() or platform.machine(), "gpu": gpu,
                        "threads": args.threads, "torch": torch.__version__},
+           "device": args.device, "bf16": args.bf16, "batch_decode": args.batch_decode,
            "quick": args.quick, "decoding": dec, "training": train}  # fmt: skip
     with atomic_path(args.out) as tmp:
         tmp.write_text(json.dumps(out, indent=1))

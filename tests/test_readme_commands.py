@@ -89,6 +89,10 @@ COSTLY = {  # README command prefix -> why no test runs it as such
     "symco check-symmetry --config symco-hampath/": "tests/test_readme_method.py",
     "symco evaluate --ckpt runs/hampath": "tests/test_readme_method.py",
     "python -m pytest tests/core/test_reducer.py": "tests/test_readme_method.py runs them on the package",
+    "symco import-model --from bq-nco": "needs the user's copy of the official checkpoints (tests/plugins/bq/test_peer_models.py with SYMCO_PEER_MODELS; test_importer.py on synthetic ones)",
+    "symco info bq-nco-tsp.pt": "needs an imported official checkpoint (test_importer.py runs info on a synthetic one)",
+    "symco evaluate --ckpt bq-nco-tsp.pt": "needs an imported official checkpoint (test_importer.py evaluates a synthetic one)",
+    "symco check-symmetry --ckpt bq-nco-tsp.pt": "needs an imported official checkpoint (test_importer.py checks a synthetic one)",
 }  # fmt: skip
 
 

@@ -7,6 +7,7 @@ Training, ``models`` and ``export-model`` are the core's generic commands
 from __future__ import annotations
 
 import argparse
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,16 @@ def _augment_group(name: str | None, registry: Any, problem: Any) -> Any:
     return group
 
 
+def _view_group(registry: Any, problem: Any) -> Any:
+    """The first finite group the problem's objective is declared invariant under (a learned
+    improver decodes each sub-problem in a random image of it), or ``None``."""
+    for name in problem.invariances:
+        group = registry.get("group", name)()
+        if group.elements() is not None:
+            return group
+    return None
+
+
 def _improvement(args: argparse.Namespace, registry: Any, module: Any) -> Any:
     """The ``--improve`` chain, built for the model's problem, policy and reducer; ``None``
     without ``--improve``.
@@ -113,8 +124,11 @@ def _improvement(args: argparse.Namespace, registry: Any, module: Any) -> Any:
         options: dict[str, Any] = {"knn": args.knn}
         if cls.needs_policy:
             # sub-problems are decoded once each: d4 images of every segment measured slower
-            # for the same gap than more segments (benchmarks/improve.py)
+            # for the same gap than more segments (benchmarks/improve.py); one random image
+            # per segment costs nothing and keeps segments from stalling
             options |= {"policy": module.policy, "reducer": module.reducer}
+            if "views" in inspect.signature(cls).parameters:
+                options["views"] = _view_group(registry, problem)
         members.append(cls(problem, **options))
     improvement = Improvement(members, args.improve_steps, args.time_limit, args.seed)
     if args.improve_steps is None and args.time_limit is None and not improvement.improver.stops:
@@ -190,7 +204,9 @@ def run_evaluate(args: argparse.Namespace, pm: Any, registry: Any) -> int:
     )
     head = ["problem", "n", "instances", "method", "mean cost", gap_header(items), "s/instance"]
     knn = args.knn if model.module.reducer.supports_knn else None
-    print(format_table(head, summary_rows(items, methods, knn)))
+    spread = improvement is not None  # where instances can stall: the distribution, not the mean
+    head += ["gap median / p90 / max"] if spread else []
+    print(format_table(head, summary_rows(items, methods, knn, spread=spread)))
     if args.out:
         _write_jsonl(args.out, items, methods)
     if args.plot:

@@ -186,13 +186,23 @@ def shown(method: str, n: int, knn: int | None) -> str:
     return method.replace(tag, "") if knn is not None and n <= knn and tag in method else method
 
 
+def gap_spread(gaps: Sequence[float]) -> str:
+    """``median / p90 / max`` of per-instance gaps (percent), for the summary table."""
+    if not gaps:
+        return "-"
+    med, p90, top = np.median(gaps), np.percentile(gaps, 90), np.max(gaps)
+    return f"{med:.3f} / {p90:.3f} / {top:.3f}"
+
+
 def summary_rows(
-    items: Sequence[Item], methods: Sequence[str], knn: int | None = None
+    items: Sequence[Item], methods: Sequence[str], knn: int | None = None, spread: bool = False
 ) -> list[list[Any]]:
     """One row per (problem, size) and method: mean cost, mean gap to the reference, s/instance.
 
     :param knn: the kNN view size the methods decoded with; rows of sizes it never truncated
-        (``n <= knn``) drop the tag."""
+        (``n <= knn``) drop the tag.
+    :param spread: add a column of the per-instance gaps' median, 90th percentile and maximum
+        (what ``--improve`` shows: a mean hides the instances that stall)."""
     rows = []
     groups: dict[tuple[str, int], list[Item]] = {}
     for it in items:
@@ -203,18 +213,15 @@ def summary_rows(
             if not rs:
                 continue
             cost = float(np.mean([it.results[m]["cost"] for it in rs]))
-            with_ref = [it for it in rs if it.reference is not None]
-            gap = (
-                float(
-                    np.mean(
-                        [it.problem.gap(it.results[m]["cost"], it.reference) for it in with_ref]
-                    )
-                )
-                if with_ref
-                else None
-            )
+            gaps = [
+                float(it.problem.gap(it.results[m]["cost"], it.reference))
+                for it in rs
+                if it.reference is not None
+            ]
+            gap = float(np.mean(gaps)) if gaps else None
             t = float(np.mean([it.results[m]["time_s"] for it in rs]))
-            rows.append([pname, n, len(rs), shown(m, n, knn), cost, gap, t])
+            row = [pname, n, len(rs), shown(m, n, knn), cost, gap, t]
+            rows.append([*row, gap_spread(gaps)] if spread else row)
     return rows
 
 

@@ -56,6 +56,7 @@ class CVRPReconstruction(Reconstruction[RoutesState]):
         *,
         knn: int | None = None,
         augment: Group | None = None,
+        views: Group | None = None,
         min_length: int = 8,
         max_length: int = 100,
         candidates: int = 4,
@@ -64,7 +65,7 @@ class CVRPReconstruction(Reconstruction[RoutesState]):
         :param max_length: most customers re-built (capped at ``N - 1``).
         :param candidates: proposals per instance per step (different routes and directions).
         """
-        super().__init__(problem, policy, reducer, knn=knn, augment=augment)
+        super().__init__(problem, policy, reducer, knn=knn, augment=augment, views=views)
         if not 1 <= min_length <= max_length or candidates < 1:
             raise ValueError(
                 f"need 1 <= min_length <= max_length and candidates >= 1, got {min_length}, "

@@ -81,14 +81,27 @@ class Reconstruction(Improver[StateT]):
         *,
         knn: int | None = None,
         augment: Group | None = None,
+        views: Group | None = None,
     ) -> None:
         """:param augment: also decode every image of each sub-problem under this finite group
-        (e.g. the square's dihedral group) and keep the best, as ``--augment`` does for the
-        construction; ``None`` decodes each sub-problem once."""
+            (e.g. the square's dihedral group) and keep the best, as ``--augment`` does for the
+            construction; ``None`` decodes each sub-problem once.
+        :param views: decode each sub-problem once, in the image under a random element of
+            this group (drawn per proposal with the step's generator). The policy is not
+            exactly invariant under the group, so the same segment gets a different greedy
+            re-construction each time it comes up, at no extra cost (``bq-tsp``, TSP100, 5 s:
+            mean gap 0.41% -> 0.36%, median 0.26% -> 0.16%; it does not free every stalled
+            tour, see ``benchmarks/improve.py --stall``). Exclusive with ``augment``.
+        """
         super().__init__(problem, policy, reducer, knn=knn)
-        if augment is not None:
-            augmentation_key(problem, augment)  # the objective must be invariant under it
-        self.augment = augment
+        if augment is not None and views is not None:
+            raise ValueError(
+                "augment (every image) and views (one random image) exclude each other"
+            )
+        for group in (augment, views):
+            if group is not None:
+                augmentation_key(problem, group)  # the objective must be invariant under it
+        self.augment, self.views = augment, views
 
     @abstractmethod
     def propose(self, state: StateT, generator: torch.Generator) -> Proposal:
@@ -102,14 +115,20 @@ class Reconstruction(Improver[StateT]):
         proposal = self.propose(state, generator)
         if proposal.owner.numel() == 0:
             return state
-        return self.splice(state, proposal, self.rebuild(proposal))
+        return self.splice(state, proposal, self.rebuild(proposal, generator))
 
-    def rebuild(self, proposal: Proposal) -> Rebuilt:
-        """Greedily re-decode every proposal (every image of it under :attr:`augment`), cost the
-        results on the small instances in float64 and keep each proposal's best."""
+    def rebuild(self, proposal: Proposal, generator: torch.Generator | None = None) -> Rebuilt:
+        """Greedily re-decode every proposal (every image of it under :attr:`augment`, or one
+        random image under :attr:`views`, drawn with ``generator``), cost the results on the
+        small instances in float64 and keep each proposal's best."""
         assert self.policy is not None and self.reducer is not None
         sub, partial = proposal.sub, proposal.partial
         images, k = sub, 1
+        if self.views is not None and generator is not None:
+            key = augmentation_key(self.prob, self.views)
+            g = self.views.sample(partial.shape[0], generator, device=partial.device)  # (R,)
+            images = dict(sub)
+            images[key] = self.views.act(g, sub[key].double()).to(sub[key].dtype)
         if self.augment is not None:
             from symco.core.decoding import augment as augment_images
 

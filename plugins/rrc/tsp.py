@@ -65,6 +65,7 @@ class TSPReconstruction(Reconstruction[TourState]):
         *,
         knn: int | None = None,
         augment: Group | None = None,
+        views: Group | None = None,
         min_length: int = 4,
         max_length: int = 100,
     ) -> None:
@@ -72,7 +73,7 @@ class TSPReconstruction(Reconstruction[TourState]):
         :param max_length: longest segment interior (capped at ``N - 1``); long segments find
             what short ones cannot, short ones are cheap (a block costs ``O(L^2)`` node updates).
         """
-        super().__init__(problem, policy, reducer, knn=knn, augment=augment)
+        super().__init__(problem, policy, reducer, knn=knn, augment=augment, views=views)
         if not 2 <= min_length <= max_length:
             raise ValueError(f"need 2 <= min_length <= max_length, got {min_length}, {max_length}")
         self.min_length = min_length

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from symco.core.improver import Improver
+from symco.core.policy import Policy
+from symco.core.problem import Problem
+from symco.core.reducer import SymmetryReducer
 
 REL_TOL = 1e-9
 """A move is taken only if it shortens the tour by more than this fraction."""
@@ -96,3 +99,97 @@ class TwoOpt(Improver[TwoOptState]):
 
     def converged(self, state: TwoOptState) -> bool:
         return not bool(state.active.any())
+
+
+def tour_order_distances(dist: Tensor, tours: Tensor) -> Tensor:
+    """``P[b, i, j] = d(t_i, t_j)``: the distances of ``dist`` (B, N, N) in tour order."""
+    n = tours.shape[1]
+    p = torch.gather(dist, 1, tours[..., None].expand(-1, -1, n))  # rows in tour order
+    return torch.gather(p, 2, tours[:, None, :].expand(-1, n, -1))  # (B, N, N)
+
+
+class OrOpt(Improver[TwoOptState]):
+    """Best-improvement Or-opt, every tour of the batch at once: move a chain of 1 to
+    ``max_chain`` consecutive nodes between two other neighbours, in either direction.
+
+    With :math:`P_{ab} = d(t_a, t_b)` in tour order, taking the chain ``t[i..i+k-1]`` out and
+    putting it between ``t_j`` and ``t_{j+1}`` changes the length by
+
+    .. math::
+        \\Delta = P_{j,i} + P_{i+k-1,j+1} - P_{j,j+1} - (P_{i-1,i} + P_{i+k-1,i+k} - P_{i-1,i+k})
+
+    (reversed: :math:`P_{j,i+k-1} + P_{i,j+1}` for the first two terms), for every ``i``, ``j``
+    and ``k`` as ``(B, N, N)`` tensors (indices mod ``N``); a step makes each tour's most negative
+    move. These are the moves a 2-opt step cannot make in one go: a node (or a short chain) that
+    sits in the wrong part of the tour. Memory ``O(B N^2)``, like :class:`TwoOpt`.
+    """
+
+    name: ClassVar[str] = "oropt"
+    problem: ClassVar[str] = "tsp"
+    local_search: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        problem: Problem,
+        policy: Policy | None = None,
+        reducer: SymmetryReducer[Any] | None = None,
+        *,
+        knn: int | None = None,
+        max_chain: int = 3,
+    ) -> None:
+        """:param max_chain: longest chain moved (Or et al.: 3)."""
+        super().__init__(problem, policy, reducer, knn=knn)
+        if max_chain < 1:
+            raise ValueError(f"max_chain must be >= 1, got {max_chain}")
+        self.max_chain = max_chain
+
+    start = TwoOpt.start
+    costs = TwoOpt.costs
+    solutions = TwoOpt.solutions
+    converged = TwoOpt.converged
+
+    def step(self, state: TwoOptState, generator: torch.Generator) -> TwoOptState:
+        tours = state.tours
+        b, n = tours.shape
+        dev = tours.device
+        p = tour_order_distances(state.dist, tours)  # (B, N, N)
+        pos = torch.arange(n, device=dev)
+        rows = torch.arange(b, device=dev)[:, None]
+        best = torch.full((b,), torch.inf, dtype=p.dtype, device=dev)
+        choice = torch.zeros(b, 4, dtype=torch.long, device=dev)  # i, j, k, reversed
+        for k in range(1, min(self.max_chain, n - 3) + 1):
+            first, last = pos, (pos + k - 1) % n  # (N,) the chain t[i..i+k-1]
+            before, after = (pos - 1) % n, (pos + k) % n
+            removed = p[:, before, first] + p[:, last, after] - p[:, before, after]  # (B, N)
+            nxt = (pos + 1) % n
+            gap = p[:, pos, nxt]  # (B, N) P_{j,j+1}
+            fwd = (
+                p[:, pos[None, :], first[:, None]] + p[:, last[:, None], nxt[None, :]]
+            )  # (B, i, j)
+            rev = p[:, pos[None, :], last[:, None]] + p[:, first[:, None], nxt[None, :]]
+            ins = torch.minimum(fwd, rev) - gap[:, None, :]
+            # j must lie outside [i-1, i+k-1]: (j - i) mod N in [k, N-2]
+            off = (pos[None, :] - pos[:, None]) % n  # (i, j)
+            delta = (ins - removed[:, :, None]).masked_fill(
+                ~((off >= k) & (off <= n - 2)), torch.inf
+            )
+            val, flat = delta.view(b, n * n).min(dim=1)
+            better = val < best
+            i, j = flat // n, flat % n
+            is_rev = rev[rows[:, 0], i, j] < fwd[rows[:, 0], i, j]
+            new = torch.stack([i, j, torch.full_like(i, k), is_rev.long()], dim=1)
+            choice = torch.where(better[:, None], new, choice)
+            best = torch.where(better, val, best)
+        move = state.active & (best < -REL_TOL * state.cost)
+        i, j, k, is_rev = choice.unbind(dim=1)
+        # rotate each tour so the chain starts at 0, then sort by a key that puts the chain
+        # (in its direction) between t_j and t_{j+1}
+        rolled = torch.gather(tours, 1, (pos[None, :] + i[:, None]) % n)  # (B, N)
+        jj = ((j - i) % n)[:, None]  # (B, 1) in [k, N-2]
+        c = pos[None, :].expand(b, n)
+        within = torch.where(is_rev[:, None].bool(), k[:, None] - 1 - c, c).double()
+        key = torch.where(c < k[:, None], jj + 0.5 + within / (2 * n), c.double())
+        moved = torch.gather(rolled, 1, key.argsort(dim=1))
+        tours = torch.where(move[:, None], moved, tours)
+        cost = torch.where(move, tour_lengths(state.dist, tours), state.cost)
+        return TwoOptState(state.dist, tours, cost, move)

@@ -21,3 +21,4 @@ def symco_register(registry: Registry) -> None:
         registry.add_solver(solver)
     # by path: the improver imports torch, `symco plugins` does not
     registry.add_lazy("improver", "symco.problems.tsp.improvers:TwoOpt", name="2opt", problem="tsp")
+    registry.add_lazy("improver", "symco.problems.tsp.improvers:OrOpt", name="oropt", problem="tsp")

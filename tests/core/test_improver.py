@@ -153,6 +153,45 @@ def test_two_opt_reaches_a_local_optimum(registry) -> None:
         assert _two_opt_optimal(xy, tour)
 
 
+def _best_or_move(dist: np.ndarray, tour: list[int], max_chain: int) -> float:
+    """The most negative length change of moving a chain of 1..max_chain nodes (brute force)."""
+    n = len(tour)
+
+    def length(t: list[int]) -> float:
+        return float(sum(dist[t[a], t[(a + 1) % n]] for a in range(n)))
+
+    base, best = length(tour), 0.0
+    for k in range(1, min(max_chain, n - 3) + 1):
+        for i in range(n):
+            chain = [tour[(i + c) % n] for c in range(k)]
+            rest = [x for x in tour if x not in chain]
+            for j in range(len(rest)):
+                for c in (chain, chain[::-1]):
+                    best = min(best, length(rest[: j + 1] + c + rest[j + 1 :]) - base)
+    return best
+
+
+@pytest.mark.parametrize("n", [5, 7, 12])
+def test_or_opt_takes_the_best_chain_move(registry, n: int) -> None:
+    problem = registry.problem("tsp")
+    or_opt = registry.get("improver", "oropt", "tsp")(problem)
+    inst = problem.generate(4, n, rng=np.random.default_rng(n))
+    tensors = {k: torch.as_tensor(v) for k, v in inst.items()}
+    sols = [np.random.default_rng(i).permutation(n) for i in range(4)]
+    state = or_opt.start(tensors, sols)
+    moved = or_opt.step(state, torch.Generator())
+    dist = np.linalg.norm(inst["coords"][:, :, None] - inst["coords"][:, None], axis=-1)
+    for b in range(4):
+        want = _best_or_move(dist[b], state.tours[b].tolist(), 3)
+        got = float(moved.cost[b] - state.cost[b])
+        assert got == pytest.approx(want, abs=1e-9)
+        assert sorted(moved.tours[b].tolist()) == list(range(n))
+    res = or_opt.improve(tensors, sols, generator=torch.Generator())  # to its local optimum
+    for b in range(4):
+        assert _best_or_move(dist[b], list(res.solutions[b]), 3) > -1e-9
+    np.testing.assert_allclose(res.costs, problem.objective(inst, res.solutions))
+
+
 def test_two_opt_on_tsplib_rounding(registry) -> None:
     """With ``euc_2d`` the improver's costs are the problem's rounded objective."""
     problem = registry.problem("tsp")
