@@ -47,6 +47,13 @@ def tour_lengths(dist: Tensor, tours: Tensor) -> Tensor:
                         nxt[..., None])[..., 0].sum(dim=1)  # fmt: skip
 
 
+def tour_order_distances(dist: Tensor, tours: Tensor) -> Tensor:
+    """``P[b, i, j] = d(t_i, t_j)``: the distances of ``dist`` (B, N, N) in tour order."""
+    n = tours.shape[1]
+    p = torch.gather(dist, 1, tours[..., None].expand(-1, -1, n))  # rows in tour order
+    return torch.gather(p, 2, tours[:, None, :].expand(-1, n, -1))  # (B, N, N)
+
+
 class TwoOpt(Improver[TwoOptState]):
     """Best-improvement 2-opt, every tour of the batch at once; one step takes each tour's best
     move.
@@ -76,8 +83,7 @@ class TwoOpt(Improver[TwoOptState]):
     def step(self, state: TwoOptState, generator: torch.Generator) -> TwoOptState:
         tours = state.tours
         b, n = tours.shape
-        p = torch.gather(state.dist, 1, tours[..., None].expand(-1, -1, n))  # rows in tour order
-        p = torch.gather(p, 2, tours[:, None, :].expand(-1, n, -1))  # (B, N, N) P_ij
+        p = tour_order_distances(state.dist, tours)  # (B, N, N) P_ij
         edge = torch.diagonal(p.roll(-1, dims=2), dim1=1, dim2=2)  # (B, N) P_{i,i+1}
         delta = p + p.roll((-1, -1), dims=(1, 2)) - edge[:, :, None] - edge[:, None, :]
         pair = torch.triu(torch.ones(n, n, dtype=torch.bool, device=tours.device), diagonal=2)
@@ -99,13 +105,6 @@ class TwoOpt(Improver[TwoOptState]):
 
     def converged(self, state: TwoOptState) -> bool:
         return not bool(state.active.any())
-
-
-def tour_order_distances(dist: Tensor, tours: Tensor) -> Tensor:
-    """``P[b, i, j] = d(t_i, t_j)``: the distances of ``dist`` (B, N, N) in tour order."""
-    n = tours.shape[1]
-    p = torch.gather(dist, 1, tours[..., None].expand(-1, -1, n))  # rows in tour order
-    return torch.gather(p, 2, tours[:, None, :].expand(-1, n, -1))  # (B, N, N)
 
 
 class OrOpt(Improver[TwoOptState]):
