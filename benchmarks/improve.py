@@ -75,13 +75,26 @@ TARGETS = {("tsp", 100): [(1.0, 1.0), (0.25, 5.0)], ("tsp", 200): [(1.0, 8.0)],
 """Issue 17's targets: (gap %, within seconds per instance)."""
 
 
-# (model, size, instances, knn, time limits per instance, improvers, beam width or None, d4)
-OFFICIAL_CASES: list[tuple[str, int, int, int | None, list[float], list[str], int | None, bool]] = [
-    ("bq-nco-tsp", 100, 64, None, [1, 2, 5], ["rrc", "rrc+2opt"], 16, True),
-    ("bq-nco-tsp", 200, 32, None, [2, 4, 8], ["rrc", "rrc+2opt"], 16, True),
-    ("bq-nco-tsp", 1000, 8, 248, [10, 30, 60], ["rrc+2opt"], None, False),  # official kNN 250
-    ("bq-nco-cvrp", 100, 32, None, [2, 5, 10], ["rrc"], 16, True),
-    ("bq-nco-cvrp", 200, 16, None, [5, 10, 20], ["rrc"], None, True),
+# (model, size, instances, knn, reference solver, time limits per instance, improvers,
+#  beam width or None, d4)
+OFFICIAL_CASES: list[
+    tuple[str, int, int, int | None, str, list[float], list[str], int | None, bool]
+] = [
+    ("bq-nco-tsp", 100, 64, None, "lkh", [1, 2, 5], ["rrc", "rrc+2opt"], 16, True),
+    ("bq-nco-tsp", 200, 32, None, "lkh", [2, 4, 8], ["rrc", "rrc+2opt"], 16, True),
+    (
+        "bq-nco-tsp",
+        1000,
+        8,
+        248,
+        "lkh",
+        [10, 30, 60],
+        ["rrc+2opt"],
+        None,
+        False,
+    ),  # official kNN 250
+    ("bq-nco-cvrp", 100, 32, None, "hgs", [2, 5, 10], ["rrc"], 16, True),
+    ("bq-nco-cvrp", 200, 16, None, "hgs", [5, 10, 20], ["rrc"], None, True),
 ]
 OFFICIAL_TARGETS = {("tsp", 100): [(0.05, 5.0)], ("tsp", 200): [(0.3, 8.0)],
                     ("tsp", 1000): [(1.0, 60.0)], ("cvrp", 100): [(1.0, 10.0)],
@@ -360,13 +373,12 @@ def official(args: argparse.Namespace, registry: Any) -> None:
         models[f"bq-nco-{problem_name}"] = loaded
     only = set(args.only.split(",")) if args.only else None
     results = []
-    for name, size, num, knn, limits, improvers, beam, d4 in OFFICIAL_CASES:
+    for name, size, num, knn, solver, limits, improvers, beam, d4 in OFFICIAL_CASES:
         problem = models[name].module.problem
         if only and f"{problem.name}{size}" not in only:
             continue
         if args.quick:
             num, limits, beam = min(num, 2), [x / 10 for x in limits], None
-        solver = "lkh" if problem.name == "tsp" else "hgs"
         items = labelled_items(registry, problem, size, num, solver)
         improvers = args.improvers.split(",") if args.improvers else improvers
         results.append(run_case(registry, models, name, items, knn, limits, improvers, args.workers,
