@@ -103,20 +103,11 @@ OFFICIAL_TARGETS = {("tsp", 100): [(0.05, 5.0)], ("tsp", 200): [(0.3, 8.0)],
 
 
 def improver_chain(registry: Any, module: Any, spec: str, knn: int | None) -> Any:
-    """The improvers of ``spec`` (``rrc+2opt``) as ``symco evaluate --improve`` builds them
-    (learned ones with the model's policy and reducer and a random view per sub-problem)."""
-    import inspect
-
+    """The improvers of ``spec`` (``rrc+2opt``) as ``symco evaluate --improve`` builds them."""
     from symco.core.improver import Chain
-    from symco.plugins.bq.cli import _view_group
+    from symco.plugins.bq.evaluate import build_improver
 
-    members = []
-    for name in spec.split("+"):
-        cls = registry.get("improver", name, module.problem.name)
-        extra = {"policy": module.policy, "reducer": module.reducer} if cls.needs_policy else {}
-        if cls.needs_policy and "views" in inspect.signature(cls).parameters:
-            extra["views"] = _view_group(registry, module.problem)
-        members.append(cls(module.problem, knn=knn, **extra))
+    members = [build_improver(registry, module, name, knn) for name in spec.split("+")]
     return members[0] if len(members) == 1 else Chain(members)
 
 

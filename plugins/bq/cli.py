@@ -7,7 +7,6 @@ Training, ``models`` and ``export-model`` are the core's generic commands
 from __future__ import annotations
 
 import argparse
-import inspect
 from pathlib import Path
 from typing import Any
 
@@ -83,16 +82,6 @@ def _augment_group(name: str | None, registry: Any, problem: Any) -> Any:
     return group
 
 
-def _view_group(registry: Any, problem: Any) -> Any:
-    """The first finite group the problem's objective is declared invariant under (a learned
-    improver decodes each sub-problem in a random image of it), or ``None``."""
-    for name in problem.invariances:
-        group = registry.get("group", name)()
-        if group.elements() is not None:
-            return group
-    return None
-
-
 def _improvement(args: argparse.Namespace, registry: Any, module: Any) -> Any:
     """The ``--improve`` chain, built for the model's problem, policy and reducer; ``None``
     without ``--improve``.
@@ -101,7 +90,7 @@ def _improvement(args: argparse.Namespace, registry: Any, module: Any) -> Any:
         have, or a randomized improver with neither ``--improve-steps`` nor ``--time-limit``.
     """
     from symco.core.errors import InvalidInstanceError
-    from symco.plugins.bq.evaluate import Improvement
+    from symco.plugins.bq.evaluate import Improvement, build_improver
 
     if args.improve is None:
         for flag, value in (
@@ -120,16 +109,7 @@ def _improvement(args: argparse.Namespace, registry: Any, module: Any) -> Any:
             raise InvalidInstanceError(
                 f"--improve: no improver {name!r} for {problem.name} (its improvers: {have})"
             )
-        cls = registry.get("improver", name, problem.name)
-        options: dict[str, Any] = {"knn": args.knn}
-        if cls.needs_policy:
-            # sub-problems are decoded once each: d4 images of every segment measured slower
-            # for the same gap than more segments (benchmarks/improve.py); one random image
-            # per segment costs nothing and keeps segments from stalling
-            options |= {"policy": module.policy, "reducer": module.reducer}
-            if "views" in inspect.signature(cls).parameters:
-                options["views"] = _view_group(registry, problem)
-        members.append(cls(problem, **options))
+        members.append(build_improver(registry, module, name, args.knn))
     improvement = Improvement(members, args.improve_steps, args.time_limit, args.seed)
     if args.improve_steps is None and args.time_limit is None and not improvement.improver.stops:
         raise InvalidInstanceError(

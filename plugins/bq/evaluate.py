@@ -63,6 +63,33 @@ class Improvement:
                                      time_limit=limit)  # fmt: skip
 
 
+def view_group(registry: Any, problem: Problem) -> Any:
+    """The first finite group the problem's objective is declared invariant under (a learned
+    improver decodes each sub-problem in a random image of it), or ``None``."""
+    for name in problem.invariances:
+        group = registry.get("group", name)()
+        if group.elements() is not None:
+            return group
+    return None
+
+
+def build_improver(registry: Any, module: Any, name: str, knn: int | None) -> Any:
+    """The registered improver ``name`` of the module's problem, as ``--improve`` builds it: a
+    learned one gets the module's policy and reducer and, where it takes ``views``, a random
+    image per sub-problem under :func:`view_group` (d4 images of every segment measured slower
+    for the same gap than more segments; one random image costs nothing)."""
+    import inspect
+
+    problem = module.problem
+    cls = registry.get("improver", name, problem.name)
+    options: dict[str, Any] = {"knn": knn}
+    if cls.needs_policy:
+        options |= {"policy": module.policy, "reducer": module.reducer}
+        if "views" in inspect.signature(cls).parameters:
+            options["views"] = view_group(registry, problem)
+    return cls(problem, **options)
+
+
 def parse_decode(text: str) -> tuple[str, int]:
     """``greedy`` or ``beam:W``."""
     if text == "greedy":
