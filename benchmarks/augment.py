@@ -43,11 +43,11 @@ CASES = [
 def run_case(
     registry: Any, models: dict[str, Any], case: tuple[Any, ...], quick: bool
 ) -> list[dict[str, Any]]:
-    from symco.plugins.bq.evaluate import Item, decode_items, summary_rows
+    from symco.core.evaluation import Item, decode_items, summary_rows
 
     name, size, num, num_quick, knn, batch, solver = case
-    model = models[name]
-    problem = model.module.problem
+    module = models[name].module
+    problem = module.problem
     n = num_quick if quick else num
     path = test_set(
         registry, problem, size, n, solver, 1.0 if solver == "hgs" else None, os.cpu_count() or 1
@@ -56,12 +56,13 @@ def run_case(
     items = [Item(f"{path.name}:{i}", problem, problem.select(ds.instances, i), float(ds.objectives[i]))
              for i in range(len(ds))]  # fmt: skip
     group = registry.get("group", "square-dihedral")()
+    decoder = module.decoder("greedy", knn=knn)
     labels = []
     for augment in (None, group):
-        label = f"{name} greedy" + (f" knn{knn}" if knn else "") + (" +d4" if augment else "")
+        label = f"{name} {decoder.label}" + (f" +{group.short_name}" if augment else "")
         bs = batch if augment is None else max(1, batch // 8)
         t0 = time.perf_counter()
-        decode_items(model, items, "greedy", knn=knn, batch_size=bs, label=label, augment=augment)
+        decode_items(decoder, problem, items, label=label, batch_size=bs, augment=augment)
         print(f"{label} n={size}: {time.perf_counter() - t0:.1f} s", flush=True)
         labels.append(label)
     rows = summary_rows(items, labels)

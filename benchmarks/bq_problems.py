@@ -61,7 +61,7 @@ def test_set(
 
 
 def _rows(items: list[Any], methods: list[str], results: list[dict[str, Any]]) -> list[list[Any]]:
-    from symco.plugins.bq.evaluate import summary_rows
+    from symco.core.evaluation import summary_rows
 
     rows = summary_rows(items, methods)
     for r in rows:
@@ -72,19 +72,20 @@ def _rows(items: list[Any], methods: list[str], results: list[dict[str, Any]]) -
 
 
 def quality(args: argparse.Namespace) -> dict[str, Any]:
-    from symco.core.cli import _resolve_solver
+    from symco.core.evaluation import Item, run_methods
     from symco.core.manager import shipped_models
+    from symco.core.solver import resolve_solver
     from symco.core.training.checkpoints import load_model
-    from symco.plugins.bq.evaluate import Item, run_methods
 
     pm, registry = load_registry()
     model = load_model(args.ckpt, shipped_models(pm), registry)
-    problem = model.module.problem
+    module, name = model.module, model.name
+    problem = module.problem
     rows: list[list[Any]] = []
     results: list[dict[str, Any]] = []
     for size in args.sizes:
         num = args.num if size <= 200 else args.num_large
-        ref = _resolve_solver(pm, registry, problem, args.reference, size).name
+        ref = resolve_solver(pm, registry, problem, args.reference, size).name
         ds = load_dataset(
             test_set(registry, problem, size, num, ref, args.reference_time_limit, args.workers),
             problem,
@@ -99,11 +100,11 @@ def quality(args: argparse.Namespace) -> dict[str, Any]:
             for i in range(num)
         ]
         knn = args.knn if size > 200 else None
-        methods = run_methods(model, registry, items, ["greedy"], knn=knn, batch_size=args.batch_size,
+        methods = run_methods(module, name, registry, items, ["greedy"], knn=knn, batch_size=args.batch_size,
                               baselines=True, baseline_time_limit=1.0, workers=args.workers)  # fmt: skip
         beams = [d for d in args.decodes if d != "greedy"]
         if beams and size <= 200:  # beam search costs W times greedy: first --beam-instances only
-            methods[1:1] = run_methods(model, registry, items[: args.beam_instances], beams, knn=knn,
+            methods[1:1] = run_methods(module, name, registry, items[: args.beam_instances], beams, knn=knn,
                                        batch_size=args.batch_size, baselines=False,
                                        baseline_time_limit=1.0, workers=args.workers)  # fmt: skip
         print(f"\n{problem.name}{size}: reference = {ref}")
@@ -115,7 +116,7 @@ def quality(args: argparse.Namespace) -> dict[str, Any]:
         if problem.size(inst) <= args.max_file_size:
             items.append(Item(f.stem, problem, inst, float(refv[0]) if refv is not None else None))
     if items:
-        methods = run_methods(model, registry, items, ["greedy", *args.decodes[1:]], knn=None, batch_size=1,
+        methods = run_methods(module, name, registry, items, ["greedy", *args.decodes[1:]], knn=None, batch_size=1,
                               baselines=True, baseline_time_limit=1.0, workers=args.workers)  # fmt: skip
         trows = []
         for m in methods:

@@ -50,13 +50,14 @@ def test_set(registry: Any, size: int, num: int, workers: int) -> Path:
 
 
 def quality(args: argparse.Namespace) -> dict[str, Any]:
+    from symco.core.evaluation import Item, run_methods, summary_rows
     from symco.core.manager import shipped_models
     from symco.core.training.checkpoints import load_model
-    from symco.plugins.bq.evaluate import Item, run_methods, summary_rows
 
     pm, registry = load_registry()
     model = load_model(args.ckpt, shipped_models(pm), registry)
-    tsp = model.module.problem
+    module, name = model.module, model.name
+    tsp = module.problem
     rows: list[list[Any]] = []
     results: list[dict[str, Any]] = []
     plan = [(100, 128, None), (200, 128, None), (500, 16, args.knn), (1000, 16, args.knn)]
@@ -69,12 +70,12 @@ def quality(args: argparse.Namespace) -> dict[str, Any]:
             for i in range(num)
         ]
         greedy_first = [d for d in args.decodes if d == "greedy"]
-        methods = run_methods(model, registry, items, greedy_first, knn=knn, batch_size=args.batch_size,
+        methods = run_methods(module, name, registry, items, greedy_first, knn=knn, batch_size=args.batch_size,
                               baselines=True, baseline_time_limit=1.0, workers=args.workers)  # fmt: skip
         beams = [d for d in args.decodes if d != "greedy"] if size in args.beam_sizes else []
         if beams:  # beam search on the first --beam-instances only (it costs W times greedy)
             methods[len(greedy_first):len(greedy_first)] = run_methods(
-                model, registry, items[: args.beam_instances], beams, knn=knn, batch_size=args.batch_size,
+                module, name, registry, items[: args.beam_instances], beams, knn=knn, batch_size=args.batch_size,
                 baselines=False, baseline_time_limit=1.0, workers=args.workers)  # fmt: skip
         for r in summary_rows(items, methods):
             rows.append(r)
@@ -93,7 +94,7 @@ def quality(args: argparse.Namespace) -> dict[str, Any]:
         for f in sorted(tsplib.glob("*.tsp")):
             inst, ref = tsp.read(f)
             items.append(Item(f.stem, tsp, inst, float(ref[0]) if ref is not None else None))
-        methods = run_methods(model, registry, items, args.decodes, knn=None, batch_size=8,
+        methods = run_methods(module, name, registry, items, args.decodes, knn=None, batch_size=8,
                               baselines=True, baseline_time_limit=1.0, workers=args.workers)  # fmt: skip
         trows = []
         for m in methods:
@@ -262,13 +263,14 @@ def compare(args: argparse.Namespace) -> dict[str, Any]:
     for size, num, knn in plan:
         if size not in args.sizes:
             continue
-        tsp = models[args.against].problem
+        tsp = models[args.against].module.problem
         inst = tsp.generate(num, size, rng=np.random.default_rng(args.seed))  # one set, both models
         batch = {k: torch.as_tensor(v) for k, v in inst.items()}
         lengths = {}
         for name, model in models.items():
-            sols = greedy(model.module.policy, model.module.reducer, batch, knn=knn)
-            lengths[name] = np.asarray(tsp.objective(inst, sols), dtype=float)
+            sols = greedy(model.module.policy, model.module.reducer, batch, knn=knn)  # packed
+            tours = tsp.unpack_solutions(sols.cpu().numpy())
+            lengths[name] = np.asarray(tsp.objective(inst, tours), dtype=float)
         rel = 100 * (lengths[args.ckpt] / lengths[args.against] - 1)  # (num,) percent, <0: shorter
         sem = float(rel.std(ddof=1) / np.sqrt(num))
         shorter = int((rel < 0).sum())

@@ -104,11 +104,9 @@ OFFICIAL_TARGETS = {("tsp", 100): [(0.05, 5.0)], ("tsp", 200): [(0.3, 8.0)],
 
 def improver_chain(registry: Any, module: Any, spec: str, knn: int | None) -> Any:
     """The improvers of ``spec`` (``rrc+2opt``) as ``symco evaluate --improve`` builds them."""
-    from symco.core.improver import Chain
-    from symco.plugins.bq.evaluate import build_improver
+    from symco.core.evaluation import Improvement, improvers_for
 
-    members = [build_improver(registry, module, name, knn) for name in spec.split("+")]
-    return members[0] if len(members) == 1 else Chain(members)
+    return Improvement(improvers_for(registry, module, spec.split("+"), knn)).improver
 
 
 def spread(gaps: np.ndarray) -> dict[str, float]:
@@ -136,9 +134,9 @@ def run_case(registry: Any, models: dict[str, Any], name: str, items: list[Any],
              ) -> dict[str, Any]:  # fmt: skip
     """One set: greedy (and ``greedy +d4``, ``beam W``), each improver's anytime curve from the
     greedy solutions, OR-Tools at each limit; every point with its gap distribution."""
-    from symco.core.decoding import beam_search, decode_augmented, greedy
+    from symco.core.decoding import beam_search, decode_augmented, greedy, pad_packed
+    from symco.core.evaluation import solve_items
     from symco.core.symmetry import SquareDihedral
-    from symco.plugins.bq.evaluate import solve_items
 
     module = models[name].module
     problem = module.problem
@@ -147,24 +145,30 @@ def run_case(registry: Any, models: dict[str, Any], name: str, items: list[Any],
     tensors = {k: torch.as_tensor(v) for k, v in arrays.items()}
     b, n = len(items), problem.size(items[0].instance)
     view = knn if knn and n > knn else None
+
+    def unpacked(packed: torch.Tensor) -> list[np.ndarray]:
+        """Packed ``(B, L)`` solutions in the problem's NumPy format."""
+        return problem.unpack_solutions(packed.cpu().numpy())
+
     t0 = time.perf_counter()
-    sols = greedy(module.policy, module.reducer, tensors, knn=view)
+    sols = greedy(module.policy, module.reducer, tensors, knn=view)  # packed (B, L)
     built = time.perf_counter() - t0
     greedy_pt = {
         "s_per_instance": built / b,
-        **spread(problem.gap(problem.objective(arrays, sols), refs)),
+        **spread(problem.gap(problem.objective(arrays, unpacked(sols)), refs)),
     }
     out: dict[str, Any] = {"problem": problem.name, "size": n, "instances": b, "knn": knn,
                            "model": name, "greedy": greedy_pt, "methods": {}}  # fmt: skip
     print(f"{name} {problem.name}{n}: greedy {greedy_pt['gap_percent']:.2f}% in {built / b:.3f} s/inst",
           flush=True)  # fmt: skip
 
-    def decoded(label: str, run: Any, chunk: int) -> tuple[list[np.ndarray], float]:
+    def decoded(label: str, run: Any, chunk: int) -> tuple[torch.Tensor, float]:
         t = time.perf_counter()
-        found = [s for i in range(0, b, chunk)
-                 for s in run({k: v[i : i + chunk] for k, v in tensors.items()})]  # fmt: skip
+        parts = [run({k: v[i : i + chunk] for k, v in tensors.items()}) for i in range(0, b, chunk)]
+        width = max(p.shape[1] for p in parts)
+        found = torch.cat([pad_packed(p, width) for p in parts])  # packed (B, L)
         pt = {"s_per_instance": (time.perf_counter() - t) / b,
-              **spread(problem.gap(problem.objective(arrays, found), refs))}  # fmt: skip
+              **spread(problem.gap(problem.objective(arrays, unpacked(found)), refs))}  # fmt: skip
         out["methods"][label] = {"points": [pt]}
         print(f"  {label}: {pt['gap_percent']:.3f}% (max {pt['max']:.2f}) @ {pt['s_per_instance']:.2f}s",
               flush=True)  # fmt: skip
@@ -190,7 +194,7 @@ def run_case(registry: Any, models: dict[str, Any], name: str, items: list[Any],
         limit = None if imp.stops else max(limits) * b - built
         res = imp.improve(tensors, start, generator=torch.Generator().manual_seed(seed),
                           time_limit=limit)  # fmt: skip
-        problem.check_solution(arrays, res.solutions)
+        problem.check_solution(arrays, unpacked(res.solutions))
         if imp.stops:  # a local search: one point, where it stopped
             pts = [
                 {
@@ -286,8 +290,8 @@ def main() -> None:
                         help="bq-tsp on evaluate's --generate 100:64 sets (seeds 0, 1), 5 s each")  # fmt: skip
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    from symco.core.evaluation import Item
     from symco.core.training.checkpoints import load_model
-    from symco.plugins.bq.evaluate import Item
 
     pm, registry = load_registry()
     if args.official:
@@ -337,7 +341,7 @@ def main() -> None:
 
 def labelled_items(registry: Any, problem: Any, size: int, num: int, solver: str) -> list[Any]:
     """The seeded test set of the default benchmark (built and labelled once, cached)."""
-    from symco.plugins.bq.evaluate import Item
+    from symco.core.evaluation import Item
 
     path = test_set(registry, problem, size, num, solver, 1.0 if solver == "hgs" else None,
                     os.cpu_count() or 1)  # fmt: skip
@@ -383,8 +387,8 @@ def official(args: argparse.Namespace, registry: Any) -> None:
 def stall(args: argparse.Namespace, pm: Any, registry: Any) -> None:
     """bq-tsp on the instances of ``symco evaluate --generate 100:64`` (seed 0, the set the
     stall was found on, and seed 1, a fresh one), 5 s per instance, LKH references."""
+    from symco.core.evaluation import Item, solve_items
     from symco.core.training.checkpoints import load_model
-    from symco.plugins.bq.evaluate import Item, solve_items
 
     models = {"bq-tsp": load_model("bq-tsp", shipped_models(pm), registry)}
     problem = models["bq-tsp"].module.problem

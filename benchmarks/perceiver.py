@@ -65,7 +65,7 @@ def step_times(
     policy: Any, reducer: Any, coords: torch.Tensor, knn: int | None, steps: int
 ) -> list[float]:
     """Seconds of each of the first ``steps`` greedy steps (reduce + policy + step)."""
-    from symco.core.decoding import _choose
+    from symco.core.decoding import greedy_choice
 
     state = reducer.init_state({"coords": coords})
     device = str(coords.device)
@@ -76,7 +76,7 @@ def step_times(
         batch = reducer.reduce(state, knn=knn)
         with torch.autocast(coords.device.type, torch.bfloat16, enabled=AUTOCAST[0]):
             logits = policy(batch)
-        node, action = _choose(logits.float(), batch)
+        node, action = greedy_choice(logits.float(), batch)
         state = reducer.step(state, node, action)
         sync(device)
         times.append(time.perf_counter() - t0)

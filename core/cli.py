@@ -14,78 +14,26 @@ import json
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
-from symco.core.errors import DataFileError, InvalidInstanceError, SymcoError
+from symco.core.errors import DataFileError, SymcoError, UsageError
 from symco.core.manager import PluginManager, build_registry, get_plugin_manager
-from symco.core.problem import Problem
+from symco.core.options import (
+    ArgumentParser,
+    add_threads_option,
+    nonneg_int,
+    positive_float,
+    positive_int,
+)
 from symco.core.registry import Registry
-from symco.core.solver import Solver
+from symco.core.solver import default_solver, resolve_solver
 from symco.core.table import format_table
 from symco.core.threads import apply_threads, passive_wait, resolve_threads, usable_cores
 
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:  # argparse's own usage errors: one line too
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def _number(cast: Callable[[str], Any], low: float, strict: bool) -> Callable[[str], Any]:
-    """An argparse ``type`` parsing ``cast(text)`` and requiring ``> low`` (``strict``) or ``>= low``."""
-    what = "a whole number" if cast is int else "a number"
-    bound = f"> {low:g}" if strict else f">= {low:g}"
-
-    def parse(text: str) -> Any:
-        try:
-            value = cast(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-        if not (value > low if strict else value >= low) or value == float("inf"):
-            raise argparse.ArgumentTypeError(f"must be {bound}, got {text}")
-        return value
-
-    return parse
-
-
-_positive_int = _number(int, 1, strict=False)
-_nonneg_int = _number(int, 0, strict=False)
-_positive_float = _number(float, 0, strict=True)
-
-
-def default_solver(
-    pm: PluginManager, registry: Registry, problem: Problem, size: int | None = None
-) -> type[Solver]:
-    """The solver that labels ``problem`` when none is named: a plugin's choice, else the strongest
-    installed one that accepts ``size`` nodes (size-limited exact solvers win on tiny instances;
-    with no size given, unlimited solvers are preferred)."""
-    chosen = pm.hook.symco_default_solver(problem=problem, registry=registry)
-    if chosen:
-        return registry.solver_class(problem.name, chosen)
-    installed = [s for s in registry.solver_classes(problem.name) if s.available()]
-    fits = [s for s in installed if s.max_size is None or (size is not None and size <= s.max_size)]
-    candidates = fits or ([] if size is not None else installed)
-    if not candidates:
-        where = f" of size {size}" if size is not None else ""
-        raise SymcoError(f"no installed solver for {problem.name} instances{where}")
-    return candidates[0]
-
-
-def _resolve_solver(
-    pm: PluginManager,
-    registry: Registry,
-    problem: Problem,
-    name: str | None,
-    size: int | None = None,
-) -> type[Solver]:
-    cls = (
-        default_solver(pm, registry, problem, size)
-        if name is None
-        else registry.solver_class(problem.name, name)
-    )
-    cls.ensure_available()
-    return cls
+# public homes of what this module once kept private (plugins import them from there)
+__all__ = ["add_core_commands", "add_threads_option", "build_parser", "default_solver", "main"]
 
 
 # -- symco plugins ---------------------------------------------------------------------------------
@@ -146,15 +94,15 @@ def cmd_data(args: argparse.Namespace, pm: PluginManager, registry: Registry) ->
     solver_cls = (
         None
         if args.solver == "none"
-        else _resolve_solver(pm, registry, problem, args.solver, args.size)
+        else resolve_solver(pm, registry, problem, args.solver, args.size)
     )
     distribution = args.distribution or problem.distributions[0]
     if distribution not in problem.distributions:
-        raise InvalidInstanceError(
+        raise UsageError(
             f"--distribution: unknown {problem.name} distribution '{distribution}'; known: {', '.join(problem.distributions)}"
         )
     if args.size < problem.min_size:
-        raise InvalidInstanceError(
+        raise UsageError(
             f"--size: {problem.name} needs at least {problem.min_size} nodes, got {args.size}"
         )
     if (
@@ -162,12 +110,12 @@ def cmd_data(args: argparse.Namespace, pm: PluginManager, registry: Registry) ->
         and solver_cls.max_size is not None
         and args.size > solver_cls.max_size
     ):
-        raise InvalidInstanceError(
+        raise UsageError(
             f"--size: solver '{solver_cls.name}' handles at most {solver_cls.max_size} nodes, got {args.size}"
         )
     out = Path(args.out)
     if out.suffix != ".npz":
-        raise InvalidInstanceError(f"--out: dataset files end in .npz, got '{out}'")
+        raise UsageError(f"--out: dataset files end in .npz, got '{out}'")
     if out.exists() and not parts_dir(out).exists() and not args.force:
         raise DataFileError(f"{out}: exists; pass --force to overwrite it")
     options: dict[str, Any] = {"seed": args.seed}
@@ -189,14 +137,14 @@ def cmd_data(args: argparse.Namespace, pm: PluginManager, registry: Registry) ->
             "on the machine's speed and load (the instances do not)",
             file=sys.stderr,
         )
-    from tqdm import tqdm
+    from symco.core.progress import progress
 
     label = f"{problem.name}{args.size} " + (
         f"solving with {solver_cls.name}" if solver_cls else "generating"
     )
-    with tqdm(total=args.num, desc=label, unit="inst", disable=args.quiet, file=sys.stderr) as bar:
+    with progress(args.num, label, quiet=args.quiet) as done:  # a bar on terminals only
         summary = build_dataset(
-            problem, spec, out, solver_cls=solver_cls, workers=args.workers, progress=bar.update
+            problem, spec, out, solver_cls=solver_cls, workers=args.workers, progress=done
         )
     msg = f"wrote {out}: {spec.num} {problem.name}{args.size} instances"
     if solver_cls is not None:
@@ -210,63 +158,9 @@ def cmd_data(args: argparse.Namespace, pm: PluginManager, registry: Registry) ->
 # -- symco solve -----------------------------------------------------------------------------------
 
 
-def _problem_for_npz(registry: Registry, path: Path, keys: Sequence[str]) -> Problem:
-    """The problem whose required arrays are all in the file, preferring the most specific."""
-    best: tuple[int, Problem] | None = None
-    for e in registry.entries("problem"):
-        required = {s.key for s in e.obj.instance_spec if not s.optional}
-        if required <= set(keys) and (best is None or len(required) > best[0]):
-            best = (len(required), e.obj())
-    if best is None:
-        raise DataFileError(
-            f"{path}: its arrays ({', '.join(keys) or 'none'}) match no registered problem"
-        )
-    return best[1]
-
-
-def load_inputs(
-    registry: Registry, paths: Sequence[str], forced: str | None
-) -> list[tuple[str, Problem, dict[str, Any], Any]]:
-    """``(name, problem, instances, reference)`` per instance of every input path."""
-    from symco.core.dataset import load_dataset, read_npz
-
-    items = []
-    for raw in paths:
-        path = Path(raw)
-        files = (
-            sorted(
-                p
-                for p in path.iterdir()
-                if p.suffix == ".npz"
-                or any(e.obj().can_read(p) for e in registry.entries("problem"))
-            )
-            if path.is_dir()
-            else [path]
-        )
-        for f in files:
-            if not f.exists():
-                raise DataFileError(f"{f}: no such file")
-            if f.suffix == ".npz":
-                problem = (
-                    registry.problem(forced)
-                    if forced
-                    else _problem_for_npz(registry, f, list(read_npz(f)))
-                )
-                ds = load_dataset(f, problem)
-                for i in range(len(ds)):
-                    ref = None if ds.objectives is None else float(ds.objectives[i])
-                    items.append((f"{f.name}:{i}", problem, problem.select(ds.instances, i), ref))
-            else:
-                problem = registry.problem(forced) if forced else registry.problem_for_file(f)
-                if not problem.can_read(f):
-                    raise DataFileError(f"{f}: {problem.name} does not read '{f.suffix}' files")
-                inst, known = problem.read(f)
-                items.append((f.stem, problem, inst, None if known is None else float(known[0])))
-    return items
-
-
 def cmd_solve(args: argparse.Namespace, pm: PluginManager, registry: Registry) -> int:
     from symco.core.dataset import atomic_path
+    from symco.core.evaluation.inputs import load_inputs
     from symco.core.labels import Pool
 
     items = load_inputs(registry, args.paths, args.problem)
@@ -276,10 +170,10 @@ def cmd_solve(args: argparse.Namespace, pm: PluginManager, registry: Registry) -
     if args.time_limit is not None:
         options["time_limit"] = args.time_limit
     largest: dict[str, int] = {}
-    for _, problem, inst, _ in items:
-        largest[problem.name] = max(largest.get(problem.name, 0), problem.size(inst))
+    for x in items:
+        largest[x.problem.name] = max(largest.get(x.problem.name, 0), x.problem.size(x.instance))
     solvers = {
-        name: _resolve_solver(pm, registry, registry.problem(name), args.solver, n)
+        name: resolve_solver(pm, registry, registry.problem(name), args.solver, n)
         for name, n in largest.items()
     }
     for name, n in largest.items():
@@ -288,8 +182,9 @@ def cmd_solve(args: argparse.Namespace, pm: PluginManager, registry: Registry) -
 
     rows, records = [], []
     with Pool(args.workers) as pool, progress(len(items), "solving", quiet=args.quiet) as done:
-        futs = [pool.submit(solvers[p.name], options, inst) for _, p, inst, _ in items]
-        for (name, problem, inst, ref), fut in zip(items, futs):
+        futs = [pool.submit(solvers[x.problem.name], options, x.instance) for x in items]
+        for x, fut in zip(items, futs):
+            name, problem, inst, ref = x.name, x.problem, x.instance, x.reference
             solution, seconds = fut.result()
             done(1)
             problem.check_solution(inst, [solution])
@@ -355,24 +250,13 @@ def build_parser(pm: PluginManager) -> argparse.ArgumentParser:
     core's own included)."""
     from symco import __version__
 
-    parser = _Parser(
+    parser = ArgumentParser(
         prog="symco", description="symco: learning with symmetries — problems, solvers, policies."
     )
     parser.add_argument("--version", action="version", version=f"symco {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
     pm.hook.symco_add_commands(subparsers=sub)
     return parser
-
-
-def add_threads_option(p: argparse.ArgumentParser) -> None:
-    """``--threads N`` on a command that computes; :func:`main` applies it (or the default, see
-    :mod:`symco.core.threads`) before the handler runs."""
-    p.add_argument(
-        "--threads",
-        type=_positive_int,
-        default=None,
-        help="torch threads (default: $SYMCO_THREADS, else the cores this process may use)",
-    )
 
 
 def add_core_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -385,18 +269,18 @@ def add_core_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
     p = sub.add_parser("data", help="generate (and label) a dataset of instances as .npz")
     p.add_argument("--problem", required=True, help="registered problem name (see `symco plugins`)")
-    p.add_argument("--size", type=_positive_int, required=True, help="nodes (items) per instance")
-    p.add_argument("--num", type=_positive_int, required=True, help="number of instances")
+    p.add_argument("--size", type=positive_int, required=True, help="nodes (items) per instance")
+    p.add_argument("--num", type=positive_int, required=True, help="number of instances")
     p.add_argument(
         "--solver", default=None, help="label solver (default: strongest installed); 'none' to skip"
     )
     p.add_argument(
-        "--seed", type=_nonneg_int, default=0, help="seed of the instances (and the solver)"
+        "--seed", type=nonneg_int, default=0, help="seed of the instances (and the solver)"
     )
     p.add_argument("--out", required=True, help="output .npz (written atomically)")
     p.add_argument(
         "--workers",
-        type=_positive_int,
+        type=positive_int,
         default=usable_cores(),
         help="solver processes, one thread each (default: the cores this process may use)",
     )
@@ -405,12 +289,12 @@ def add_core_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     p.add_argument(
         "--time-limit",
-        type=_positive_float,
+        type=positive_float,
         default=None,
         help="seconds per instance for anytime solvers",
     )
     p.add_argument(
-        "--chunk-size", type=_positive_int, default=256, help="instances per resumable chunk"
+        "--chunk-size", type=positive_int, default=256, help="instances per resumable chunk"
     )
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -429,12 +313,12 @@ def add_core_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     p.add_argument(
         "--time-limit",
-        type=_positive_float,
+        type=positive_float,
         default=None,
         help="seconds per instance for anytime solvers",
     )
-    p.add_argument("--seed", type=_nonneg_int, default=0, help="solver seed")
-    p.add_argument("--workers", type=_positive_int, default=1, help="solver processes")
+    p.add_argument("--seed", type=nonneg_int, default=0, help="solver seed")
+    p.add_argument("--workers", type=positive_int, default=1, help="solver processes")
     p.add_argument("--out", default=None, help="write one JSON line per instance here")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_threads_option(p)

@@ -9,9 +9,9 @@ re-constructs parts of a solution reuses :func:`greedy` on states from ``state_f
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor
 
@@ -22,25 +22,32 @@ from symco.core.reducer import SymmetryReducer
 from symco.core.symmetry.group import Group, element_size
 
 
-def _choose(logits: Tensor, batch: Any) -> tuple[Tensor, Tensor]:
-    """Original node and action of each row's best logit."""
+def greedy_choice(logits: Tensor, batch: Any) -> tuple[Tensor, Tensor]:
+    """Original node and action of each row's best logit: ``logits`` ``(B, M, A)`` of the
+    policy on the reduced ``batch`` (whose ``node_index`` maps its ``M`` nodes to the original
+    ones) -> ``(B,)`` node and ``(B,)`` action, what :func:`greedy_from` steps with."""
     b, m, a = logits.shape
     flat = logits.reshape(b, m * a).argmax(dim=1)
     node = batch.node_index.gather(1, (flat // a)[:, None])[:, 0]
     return node, flat % a
 
 
-def _best_per_owner(owner: Tensor, score: Tensor, owners: int, width: int) -> Tensor:
-    """Rows of the ``width`` best finite scores of each owner, grouped by owner, best first.
-
-    ``owner`` must be sorted (beams stay grouped by instance), so each owner's candidates are one
-    contiguous run: they are laid out in a padded ``(owners, longest run)`` table and ranked with a
-    single ``topk`` instead of a loop over instances."""
+def _runs_table(owner: Tensor, score: Tensor, owners: int, fill: float) -> tuple[Tensor, Tensor]:
+    """``score`` laid out as a padded ``(owners, longest run)`` table (``fill`` where a run is
+    shorter) and the first row of each owner's run; ``owner`` ``(R,)`` must be sorted, so each
+    owner's rows are one contiguous run — ranked per owner with one tensor op, no loop."""
     counts = torch.bincount(owner, minlength=owners)  # (owners,)
     start = counts.cumsum(0) - counts
     pos = torch.arange(len(owner), device=owner.device) - start[owner]
-    table = score.new_full((owners, int(counts.max())), -torch.inf)  # (owners, L)
+    table = score.new_full((owners, int(counts.max())), fill)  # (owners, L)
     table[owner, pos] = score
+    return table, start
+
+
+def _best_per_owner(owner: Tensor, score: Tensor, owners: int, width: int) -> Tensor:
+    """Rows of the ``width`` best finite scores of each owner, grouped by owner, best first
+    (``owner`` sorted: beams stay grouped by instance)."""
+    table, start = _runs_table(owner, score, owners, -torch.inf)
     top, col = table.topk(min(width, table.shape[1]), dim=1)  # (owners, W)
     return (start[:, None] + col)[torch.isfinite(top)]  # row-major: grouped by owner
 
@@ -52,9 +59,10 @@ def greedy(
     instances: Mapping[str, Tensor],
     *,
     knn: int | None = None,
-) -> list[np.ndarray]:
-    """Follow the policy's most likely action until every episode ends."""
-    return reducer.solutions(greedy_from(policy, reducer, reducer.init_state(instances), knn=knn))
+) -> Tensor:
+    """Follow the policy's most likely action until every episode ends; returns the solutions
+    packed, ``(B, L)`` int64 right-padded with ``-1`` (:meth:`SymmetryReducer.packed`)."""
+    return reducer.packed(greedy_from(policy, reducer, reducer.init_state(instances), knn=knn))
 
 
 @torch.inference_mode()
@@ -65,7 +73,7 @@ def greedy_from(
     ``reducer.state_from_partial``) until every episode ends; returns the final state."""
     while not bool((done := reducer.done(state)).all()):
         batch = reducer.reduce(state, knn=knn)
-        node, action = _choose(policy(batch), batch)
+        node, action = greedy_choice(policy(batch), batch)
         # episodes end at different steps (OP, KP): finished rows get node -1, a no-op
         state = reducer.step(state, node.masked_fill(done, -1), action)
     return state
@@ -80,10 +88,11 @@ def beam_search(
     width: int,
     *,
     knn: int | None = None,
-) -> list[np.ndarray]:
+) -> Tensor:
     """Keep the ``width`` most likely partial solutions per instance; return, per instance, the best
     final solution by the problem's objective among the beams *and* the greedy solution, so beam
-    search never does worse than greedy with the same model."""
+    search never does worse than greedy with the same model (the first best on ties, the greedy
+    solution first). Solutions are packed, ``(B, L)`` int64 padded with ``-1``."""
     first = next(iter(instances.values()))
     b = first.shape[0]
     state = reducer.init_state(instances)
@@ -108,24 +117,74 @@ def beam_search(
         node = node.masked_fill(done[beam], -1)
         state = reducer.step(reducer.select(state, beam), node, cand_idx[sel] % a)
         owner, score = cand_owner[sel], cand_score[sel]
-    finals = reducer.solutions(state)
-    greedy_sols = greedy(policy, reducer, instances, knn=knn)
-    np_inst = {k: v.cpu().numpy() for k, v in instances.items()}
-    best: list[np.ndarray] = []
-    owners = owner.cpu().numpy()
-    for i in range(b):
-        inst_i = problem.select(np_inst, i)
-        cands = [greedy_sols[i]] + [finals[j] for j in np.nonzero(owners == i)[0]]
-        values = problem.objective(
-            {k: np.repeat(v, len(cands), 0) for k, v in inst_i.items()}, cands
-        )
-        pick = int(np.argmin(values) if problem.sense == "min" else np.argmax(values))
-        best.append(cands[pick])
-    return best
+    finals = reducer.packed(state)  # (beams, L)
+    greedy_sols = greedy(policy, reducer, instances, knn=knn)  # (B, L')
+    width_l = max(finals.shape[1], greedy_sols.shape[1])
+    cands = torch.cat([pad_packed(greedy_sols, width_l), pad_packed(finals, width_l)])
+    owners = torch.cat([torch.arange(b, device=owner.device), owner])  # (B + beams,)
+    order = torch.sort(owners, stable=True).indices  # per instance: greedy first, then beams
+    values = problem.objective_torch(
+        select_rows(in_float64(instances), owners[order]), cands[order]
+    )
+    return cands[order][best_per_group(owners[order], values, b, problem.sense)]
 
 
-Decoder = Callable[[Mapping[str, Tensor]], list[np.ndarray]]
-"""A batch of instances in, one solution per instance out (greedy, beam, ...)."""
+def pad_packed(solutions: Tensor, width: int) -> Tensor:
+    """``(B, L)`` packed solutions right-padded with ``-1`` to ``(B, width)``."""
+    extra = width - solutions.shape[1]
+    return solutions if extra <= 0 else torch.nn.functional.pad(solutions, (0, extra), value=-1)
+
+
+def select_rows(instances: Mapping[str, Tensor], index: Tensor) -> dict[str, Tensor]:
+    """Every array of ``instances`` indexed by ``index`` (``(R,)`` long) along the batch axis."""
+    return {k: v[index.to(v.device)] for k, v in instances.items()}
+
+
+def in_float64(instances: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """``instances`` with every floating array in float64: objective values that decide between
+    candidate solutions must not round differently from the problem's NumPy objective."""
+    return {k: (v.double() if v.is_floating_point() else v) for k, v in instances.items()}
+
+
+TIE_TOL = 1e-12
+"""Relative difference under which two objective values are a tie (the first candidate wins)."""
+
+
+def best_per_group(group: Tensor, values: Tensor, groups: int, sense: str) -> Tensor:
+    """Row of each group's best value (the first on ties), ``(groups,)``; ``group`` ``(R,)`` must
+    be sorted, every group non-empty; ``sense`` is the problem's ``"min"`` or ``"max"``."""
+    score = values if sense == "min" else -values
+    table, start = _runs_table(group, score, groups, torch.inf)  # (G, longest run)
+    # equal up to rounding is a tie (the same routes in another order sum in another order)
+    low = table.min(dim=1, keepdim=True).values
+    tied = table <= low + TIE_TOL * low.abs()
+    return start + tied.long().argmax(dim=1)  # the first of the tied best
+
+
+Decode = Callable[[Mapping[str, Tensor]], Tensor]
+"""A batch of instances in, one packed solution per instance out: ``(B, L)`` int64, ``-1``
+padded (greedy, beam, ...)."""
+
+
+@dataclass(frozen=True)
+class Decoder:
+    """How a model builds solutions, as the model declares it (``module.decoder(...)``, the way
+    it declares ``symmetries()``): what ``symco evaluate`` runs for any constructive method.
+
+    :param run: instances (tensors with leading ``B``, on the model's device) -> packed solutions
+        ``(B, L)`` int64 padded with ``-1``.
+    :param label: the decoding's name in tables and JSONL (``"greedy"``, ``"beam:16 knn100"``).
+    :param knn: the candidate-list size the label names, if any: tables drop the tag for
+        instances of at most ``knn`` nodes, where it changed nothing.
+    :param rows_per_instance: how many batch rows one instance is counted as (beam search: 8,
+        whatever its width), so the evaluation batches ``batch_size // rows_per_instance``
+        instances.
+    """
+
+    run: Decode
+    label: str
+    knn: int | None = None
+    rows_per_instance: int = 1
 
 
 def augmentation_key(problem: Problem, group: Group) -> str:
@@ -137,7 +196,7 @@ def augmentation_key(problem: Problem, group: Group) -> str:
     if key is None or group.elements() is None:
         declared = ", ".join(problem.invariances) or "none"
         raise InvalidInstanceError(
-            f"--augment: {problem.name}'s objective is not declared invariant under "
+            f"{problem.name}'s objective is not declared invariant under "
             f"{group.name} (its invariances: {declared})"
         )
     return key
@@ -164,27 +223,65 @@ def augment(problem: Problem, group: Group, instances: Mapping[str, Tensor]) -> 
 
 
 def best_of_images(
-    problem: Problem,
-    instances: Mapping[str, Tensor],
-    solutions: list[np.ndarray],
-    images: int,
-) -> list[np.ndarray]:
-    """Per instance, the best of its ``images`` solutions (element-major rows, see :func:`augment`)
-    by the problem's objective on the original instance."""
-    np_inst = {k: v.cpu().numpy() for k, v in instances.items()}
-    b = next(iter(np_inst.values())).shape[0]
-    tiled = {k: np.concatenate([v] * images) for k, v in np_inst.items()}
-    values = problem.objective(tiled, solutions).reshape(images, b)  # (K, B)
-    pick = values.argmin(axis=0) if problem.sense == "min" else values.argmax(axis=0)
-    return [solutions[int(pick[i]) * b + i] for i in range(b)]
+    problem: Problem, instances: Mapping[str, Tensor], solutions: Tensor, images: int
+) -> Tensor:
+    """Per instance, the best of its ``images`` packed solutions (element-major rows, see
+    :func:`augment`; the first best on ties, so the identity image wins them) by the problem's
+    objective on the original instance, in float64."""
+    b = next(iter(instances.values())).shape[0]
+    tiled = {k: v.repeat(images, *([1] * (v.dim() - 1))) for k, v in in_float64(instances).items()}
+    values = problem.objective_torch(tiled, solutions)  # (K*B,) element-major
+    owner = torch.arange(b, device=values.device).repeat(images)  # (K*B,) instance of each row
+    order = torch.sort(owner, stable=True).indices  # per instance: its images, identity first
+    return solutions[order[best_per_group(owner[order], values[order], b, problem.sense)]]
 
 
 def decode_augmented(
-    decode: Decoder, problem: Problem, group: Group, instances: Mapping[str, Tensor]
-) -> list[np.ndarray]:
+    decode: Decode, problem: Problem, group: Group, instances: Mapping[str, Tensor]
+) -> Tensor:
     """Decode all images of every instance in one batch and keep each instance's best
     (test-time augmentation; POMO's x8 augmentation is ``group = square-dihedral``)."""
     images = augment(problem, group, instances)  # checks the group is finite
     elements = group.elements()
     assert elements is not None
     return best_of_images(problem, instances, decode(images), element_size(elements))
+
+
+def parse_decode(text: str) -> tuple[str, int]:
+    """``"greedy"`` -> ``("greedy", 1)``; ``"beam:W"`` -> ``("beam", W)``.
+
+    :raises ValueError: anything else.
+    """
+    if text == "greedy":
+        return "greedy", 1
+    kind, _, width = text.partition(":")
+    if kind == "beam" and width.isdigit() and int(width) >= 1:
+        return "beam", int(width)
+    raise ValueError(f"decode must be 'greedy' or 'beam:W' with W >= 1, got {text!r}")
+
+
+def policy_decoder(
+    policy: Policy,
+    reducer: SymmetryReducer[Any],
+    problem: Problem,
+    decode: str = "greedy",
+    *,
+    knn: int | None = None,
+) -> Decoder:
+    """The :class:`Decoder` of a policy decoded through its reducer: :func:`greedy` or
+    :func:`beam_search` (``decode``: ``"greedy"`` or ``"beam:W"``), with ``knn`` candidate lists
+    where the reducer supports them (the label names ``knn`` only then).
+
+    :raises ValueError: an unknown ``decode``.
+    """
+    kind, width = parse_decode(decode)
+    knn = knn if reducer.supports_knn else None
+
+    def run(instances: Mapping[str, Tensor]) -> Tensor:
+        if kind == "greedy":
+            return greedy(policy, reducer, instances, knn=knn)
+        return beam_search(policy, reducer, problem, instances, width, knn=knn)
+
+    label = decode + (f" knn{knn}" if knn else "")
+    # beam search carries W beams per instance (8 as before: the batch shrinks, not W-fold)
+    return Decoder(run, label, knn, 1 if kind == "greedy" else 8)

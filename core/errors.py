@@ -11,6 +11,13 @@ class SymcoError(Exception):
     """
 
 
+class UsageError(SymcoError):
+    """A command-line mistake: an option's value, a missing option, options that exclude each
+    other (pytest's convention). Raised by the command-line layer only, and its message names the
+    flag (``--generate: expected SIZE:NUM, got '100:abc'``); library classes raise errors that
+    name their parameters instead."""
+
+
 class InvalidInstanceError(SymcoError, ValueError):
     """An instance (array, file field or value) breaks the problem's rules."""
 

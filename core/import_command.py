@@ -17,7 +17,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from symco.core.errors import DataFileError, InvalidInstanceError, UnknownNameError
+from symco.core.errors import DataFileError, UnknownNameError, UsageError
 
 if TYPE_CHECKING:
     from symco.core.manager import PluginManager
@@ -39,7 +39,7 @@ def importer(registry: Registry, name: str, produces: str) -> Any:
 
 def _check_out(out: Path, suffix: str, force: bool, what: str) -> None:
     if out.suffix != suffix:
-        raise InvalidInstanceError(f"--out: {what} files end in {suffix}, got '{out}'")
+        raise UsageError(f"--out: {what} files end in {suffix}, got '{out}'")
     if out.exists() and not force:
         raise DataFileError(f"{out}: exists; pass --force to overwrite it")
 

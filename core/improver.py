@@ -13,7 +13,10 @@ An improver is a small state machine, driven by :meth:`Improver.improve`::
     solutions = improver.solutions(state)
 
 so every improver gets the same stopping rules (steps, wall-clock time) and the same anytime
-trace for free.
+trace for free. Solutions stay one packed ``(B, L)`` int64 tensor padded with ``-1`` (the
+problem's ``pack_solutions`` layout) from the decoder through every improver to the objective;
+a :class:`Chain` keeps each member's state across rounds and hands it the other members'
+solutions with :meth:`Improver.restart`, so nothing is rebuilt from scratch every round.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ if TYPE_CHECKING:
     from symco.core.policy import Policy
     from symco.core.problem import Problem
     from symco.core.reducer import SymmetryReducer
+    from symco.core.symmetry.group import Group
 
 StateT = TypeVar("StateT")
 
@@ -40,13 +44,14 @@ StateT = TypeVar("StateT")
 class Improved:
     """What :meth:`Improver.improve` returns for a batch of ``B`` instances.
 
-    ``solutions``: the improved solutions (problem format); ``costs`` / ``start_costs``: ``(B,)``
+    ``solutions``: the improved solutions, packed ``(B, L)`` int64 (``-1`` padded);
+    ``costs`` / ``start_costs``: ``(B,)``
     objective values after and before; ``steps``: steps run; ``seconds``: wall time spent;
     ``trace``: ``(elapsed seconds, (B,) costs)`` after the start and after every step, the
     anytime curve of the batch.
     """
 
-    solutions: list[np.ndarray]
+    solutions: Tensor
     costs: np.ndarray
     start_costs: np.ndarray
     steps: int
@@ -99,9 +104,34 @@ class Improver(ABC, Generic[StateT]):
 
     # -- the state machine -----------------------------------------------------------------------
 
+    @classmethod
+    def build(
+        cls,
+        problem: Problem,
+        *,
+        policy: Policy | None = None,
+        reducer: SymmetryReducer[Any] | None = None,
+        knn: int | None = None,
+        views: Group | None = None,
+    ) -> Improver[Any]:
+        """The improver as ``symco evaluate --improve`` builds it for a model: a learned one
+        (:attr:`needs_policy`) gets the model's policy and reducer; ``views`` (a finite group the
+        problem's objective is invariant under) is for improvers that decode sub-problems in
+        random images of it — the default ignores it, an improver that uses it overrides this."""
+        if cls.needs_policy:
+            return cls(problem, policy, reducer, knn=knn)
+        return cls(problem, knn=knn)
+
     @abstractmethod
-    def start(self, instances: Mapping[str, Tensor], solutions: list[np.ndarray]) -> StateT:
-        """The improver's state for ``solutions`` of ``instances`` (tensors with leading ``B``)."""
+    def start(self, instances: Mapping[str, Tensor], solutions: Tensor) -> StateT:
+        """The improver's state for the packed ``solutions`` ``(B, L)`` of ``instances`` (tensors
+        with leading ``B``)."""
+
+    def restart(self, state: StateT, instances: Mapping[str, Tensor], solutions: Tensor) -> StateT:
+        """A state of the same instances as ``state`` holding other ``solutions`` (what a
+        :class:`Chain` hands over between members). The default calls :meth:`start`; an improver
+        that caches per-instance work (distances, neighbour lists) overrides it to keep that."""
+        return self.start(instances, solutions)
 
     @abstractmethod
     def step(self, state: StateT, generator: torch.Generator) -> StateT:
@@ -112,8 +142,8 @@ class Improver(ABC, Generic[StateT]):
         """``(B,)`` current objective values."""
 
     @abstractmethod
-    def solutions(self, state: StateT) -> list[np.ndarray]:
-        """The current solutions, in the problem's solution format."""
+    def solutions(self, state: StateT) -> Tensor:
+        """The current solutions, packed ``(B, L)`` int64 padded with ``-1``."""
 
     def converged(self, state: StateT) -> bool:
         """``True`` when no further step can change anything (a local optimum); default never."""
@@ -130,7 +160,7 @@ class Improver(ABC, Generic[StateT]):
     def improve(
         self,
         instances: Mapping[str, Tensor],
-        solutions: list[np.ndarray],
+        solutions: Tensor,
         *,
         generator: torch.Generator,
         steps: int | None = None,
@@ -173,10 +203,12 @@ class Improver(ABC, Generic[StateT]):
 
 @dataclass(frozen=True)
 class ChainState:
-    """The instances and the current ``(B,)`` costs and solutions of a :class:`Chain`."""
+    """The instances, each member's own state (kept across rounds), and the current packed
+    solutions and ``(B,)`` costs of a :class:`Chain`."""
 
     instances: Mapping[str, Tensor]
-    solutions: list[np.ndarray]
+    states: tuple[Any, ...]
+    solutions: Tensor
     cost: Tensor
     changed: bool = True
 
@@ -186,7 +218,9 @@ class Chain(Improver[ChainState]):
 
     One step runs one step of each member in order; a member that stops on its own (a local
     search with :meth:`Improver.converged`) runs until it does, so ``rrc+2opt`` re-constructs
-    segments and then brings every tour to a 2-opt local optimum. Each member never makes a
+    segments and then brings every tour to a 2-opt local optimum. Each member keeps its state
+    from round to round and takes the previous member's solutions through
+    :meth:`Improver.restart` (2-opt keeps its distance matrix). Each member never makes a
     solution worse, so neither does the chain.
     """
 
@@ -203,26 +237,30 @@ class Chain(Improver[ChainState]):
         super().__init__(first.prob, first.policy, first.reducer, knn=first.knn)
         self.members = members
 
-    def start(self, instances: Mapping[str, Tensor], solutions: list[np.ndarray]) -> ChainState:
-        m = self.members[0]
-        return ChainState(instances, list(solutions), m.costs(m.start(instances, solutions)))
+    def start(self, instances: Mapping[str, Tensor], solutions: Tensor) -> ChainState:
+        states = tuple(m.start(instances, solutions) for m in self.members)
+        first = self.members[0]
+        return ChainState(instances, states, solutions, first.costs(states[0]))
 
     def step(self, state: ChainState, generator: torch.Generator) -> ChainState:
         sols, cost = state.solutions, state.cost
-        for m in self.members:
-            s = m.start(state.instances, sols)
+        states = []
+        for m, s in zip(self.members, state.states):
+            if len(self.members) > 1:  # the solutions come from the member before
+                s = m.restart(s, state.instances, sols)
             s = m.step(s, generator)
             if m.stops:
                 while not m.converged(s):
                     s = m.step(s, generator)
             sols, cost = m.solutions(s), m.costs(s)
+            states.append(s)
         changed = bool((cost < state.cost).any())
-        return ChainState(state.instances, sols, cost, changed)
+        return ChainState(state.instances, tuple(states), sols, cost, changed)
 
     def costs(self, state: ChainState) -> Tensor:
         return state.cost
 
-    def solutions(self, state: ChainState) -> list[np.ndarray]:
+    def solutions(self, state: ChainState) -> Tensor:
         return state.solutions
 
     def converged(self, state: ChainState) -> bool:

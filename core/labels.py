@@ -14,7 +14,7 @@ import multiprocessing
 import shutil
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,7 @@ class Pool:
 
     def __init__(self, workers: int) -> None:
         if workers < 1:
-            raise InvalidInstanceError(f"--workers must be at least 1, got {workers}")
+            raise InvalidInstanceError(f"workers must be at least 1, got {workers}")
         self.workers = workers
         self._ex: cf.ProcessPoolExecutor | None = None
 
@@ -189,17 +189,3 @@ def _merge(parts: Path, spec: DataSpec, out: Path, solution_key: str) -> None:
     chunks = [read_npz(parts / f"chunk_{c:06d}.npz") for c in range(spec.num_chunks)]
     save_npz(out, concat_arrays(chunks, solution_key, where=str(parts)))
     shutil.rmtree(parts)
-
-
-def iter_solutions(
-    pool: Pool,
-    solver_cls: type[Solver],
-    options: Mapping[str, Any],
-    problem: Problem,
-    instances: Instances,
-) -> Iterator[tuple[np.ndarray, float]]:
-    """Solve every instance of a batch through ``pool``, yielding results in order."""
-    b = len(next(iter(instances.values())))
-    futs = [pool.submit(solver_cls, options, problem.select(instances, i)) for i in range(b)]
-    for f in futs:
-        yield f.result()

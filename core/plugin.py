@@ -1,7 +1,7 @@
 """The core's own plugin (registered first by :func:`~symco.core.manager.get_plugin_manager`).
 
 It declares the core kinds, registers the built-in groups and frames, and adds the commands
-``plugins``, ``data``, ``solve``, ``import`` and ``import-model`` — through the same hooks a third-party plugin uses.
+``plugins``, ``data``, ``solve``, ``evaluate``, ``import`` and ``import-model`` — through the same hooks a third-party plugin uses.
 """
 
 from __future__ import annotations
@@ -70,7 +70,9 @@ def symco_register(registry: Registry) -> None:
 @hookimpl
 def symco_add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from symco.core.cli import add_core_commands
+    from symco.core.evaluation.command import add_evaluate_command
     from symco.core.import_command import add_import_command
 
     add_core_commands(subparsers)
+    add_evaluate_command(subparsers)
     add_import_command(subparsers)

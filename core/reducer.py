@@ -116,6 +116,22 @@ class SymmetryReducer(ABC, Generic[StateT]):
     def solutions(self, state: StateT) -> list[np.ndarray]:
         """The solutions built so far, in the problem's solution format."""
 
+    def packed(self, state: StateT) -> Tensor:
+        """The solutions built so far as one ``(B, L)`` int64 tensor on the state's device,
+        right-padded with ``-1`` (the problem's ``pack_solutions`` layout): what decoding hands
+        to improvers and objectives. The default packs :meth:`solutions`; reducers override it
+        to stay on the device."""
+        sols = self.solutions(state)
+        width = max((len(s) for s in sols), default=0)
+        out = torch.full((len(sols), width), -1, dtype=torch.long)
+        for i, s in enumerate(sols):
+            out[i, : len(s)] = torch.as_tensor(np.asarray(s, dtype=np.int64))
+        device = next(
+            (v.device for v in getattr(state, "__dict__", {}).values() if isinstance(v, Tensor)),
+            None,
+        )
+        return out if device is None else out.to(device)
+
     @abstractmethod
     def state_from_partial(self, instances: Mapping[str, Tensor], partial: Tensor) -> StateT:
         """The state reached after the partial solution ``partial``.

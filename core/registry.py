@@ -8,18 +8,19 @@ plugins fill the registry through the ``symco_register`` hook; each entry rememb
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from symco.core.dotted import DottedPathError, import_object
 from symco.core.errors import DuplicateNameError, UnknownNameError
 
 if TYPE_CHECKING:
     from symco.core.problem import Problem
     from symco.core.solver import Solver
+    from symco.core.symmetry.group import Group
 
 Kind = str
 """A kind's name (``"problem"``, ``"reducer"``, ``"improver"``, ...)."""
@@ -68,8 +69,13 @@ class Entry:
         was registered under (``name`` attribute)."""
         if not isinstance(self.target, str):
             return self.target
-        module, _, attr = self.target.partition(":")
-        obj = getattr(importlib.import_module(module), attr)
+        try:
+            obj = import_object(self.target)
+        except DottedPathError as exc:  # a plugin's bug or a missing dependency: name the plugin
+            raise ImportError(
+                f"{self.kind} '{self.name}' of plugin '{self.plugin}' is {self.target}, which"
+                f" cannot be imported ({exc.reason})"
+            ) from exc
         own = getattr(obj, "name", None)
         if isinstance(own, str) and own != self.name:  # Lightning classes have no own name
             raise TypeError(
@@ -257,6 +263,30 @@ class Registry:
         cls: type[Problem] = self.get("problem", name)
         return cls()
 
+    def group(self, name: str) -> type[Group]:
+        """The group class registered as ``name``, or whose ``short_name`` is ``name``.
+
+        A registered name wins over a short name. An unknown name raises an
+        :class:`~symco.core.errors.UnknownNameError` listing every group as ``name (short)``;
+        a short name two groups claim raises a :class:`~symco.core.errors.DuplicateNameError`.
+        """
+        exact = self._entries.get(("group", None, name))
+        if exact is not None:
+            return exact.obj  # type: ignore[no-any-return]
+        # short names live on the classes: this imports the lazily registered groups
+        entries = self.entries("group")
+        shorts = {e.name: _short_name(e) for e in entries}
+        found = [e for e in entries if shorts[e.name] == name]
+        if len(found) > 1:
+            claims = " and ".join(f"'{e.name}' (plugin '{e.plugin}')" for e in found)
+            raise DuplicateNameError(f"group short name '{name}' is claimed by {claims}")
+        if not found:
+            known = ", ".join(
+                n if shorts[n] == n else f"{n} ({shorts[n]})" for n in self.names("group")
+            )
+            raise UnknownNameError(f"unknown group '{name}'; registered: {known or 'none'}")
+        return found[0].obj  # type: ignore[no-any-return]
+
     def solver_class(self, problem: str, name: str) -> type[Solver]:
         """The solver class registered as ``name`` for ``problem``."""
         self.entry("problem", problem)
@@ -293,6 +323,12 @@ class Registry:
     def __repr__(self) -> str:
         counts = ", ".join(f"{k}={len(self.entries(k))}" for k in self._kinds)
         return f"Registry({counts})"
+
+
+def _short_name(entry: Entry) -> str:
+    """A group entry's ``short_name``; its registered name for a class without one."""
+    short = getattr(entry.obj, "short_name", None)
+    return short if isinstance(short, str) and short else entry.name
 
 
 def class_path_of(obj: Any) -> str:

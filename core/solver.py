@@ -5,11 +5,16 @@ from __future__ import annotations
 import importlib.util
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from symco.core.errors import InvalidInstanceError, SolverUnavailableError
+
+if TYPE_CHECKING:
+    from symco.core.manager import PluginManager
+    from symco.core.problem import Problem
+    from symco.core.registry import Registry
 
 
 class Solver(ABC):
@@ -42,7 +47,7 @@ class Solver(ABC):
         """:param time_limit: seconds per instance for anytime solvers (``None``: solver default).
         :param seed: the solver's own random seed (never the global RNG)."""
         if time_limit is not None and not time_limit > 0:
-            raise InvalidInstanceError(f"--time-limit must be positive, got {time_limit}")
+            raise InvalidInstanceError(f"time_limit must be positive, got {time_limit}")
         self.time_limit = time_limit
         self.seed = seed
 
@@ -79,3 +84,48 @@ class Solver(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(time_limit={self.time_limit}, seed={self.seed})"
+
+
+def default_solver(
+    pm: PluginManager, registry: Registry, problem: Problem, size: int | None = None
+) -> type[Solver]:
+    """The solver that labels ``problem`` when none is named: a plugin's choice
+    (``symco_default_solver``), else the strongest installed one that accepts ``size`` nodes
+    (size-limited exact solvers win on tiny instances; with no size given, unlimited solvers are
+    preferred).
+
+    :raises SymcoError: no installed solver fits.
+    """
+    from symco.core.errors import SymcoError
+
+    chosen = pm.hook.symco_default_solver(problem=problem, registry=registry)
+    if chosen:
+        return registry.solver_class(problem.name, chosen)
+    installed = [s for s in registry.solver_classes(problem.name) if s.available()]
+    fits = [s for s in installed if s.max_size is None or (size is not None and size <= s.max_size)]
+    candidates = fits or ([] if size is not None else installed)
+    if not candidates:
+        where = f" of size {size}" if size is not None else ""
+        raise SymcoError(f"no installed solver for {problem.name} instances{where}")
+    return candidates[0]
+
+
+def resolve_solver(
+    pm: PluginManager,
+    registry: Registry,
+    problem: Problem,
+    name: str | None,
+    size: int | None = None,
+) -> type[Solver]:
+    """The registered solver ``name`` of ``problem`` (``None``: :func:`default_solver` at
+    ``size``), checked to be installed.
+
+    :raises UnknownNameError: no such solver; :raises SolverUnavailableError: not installed.
+    """
+    cls = (
+        default_solver(pm, registry, problem, size)
+        if name is None
+        else registry.solver_class(problem.name, name)
+    )
+    cls.ensure_available()
+    return cls

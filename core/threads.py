@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 
-from symco.core.errors import InvalidInstanceError
+from symco.core.errors import UsageError
 
 ENV = "SYMCO_THREADS"
 """Environment variable with the default thread count of every command."""
@@ -40,13 +40,13 @@ def passive_wait() -> None:
 
 
 def check_threads(value: int, where: str) -> int:
-    """``value`` if it is a usable thread count, else one :class:`InvalidInstanceError` line
+    """``value`` if it is a usable thread count, else one :class:`UsageError` line
     naming ``where`` (``--threads``, ``SYMCO_THREADS``)."""
     cores = usable_cores()
     if value < 1:
-        raise InvalidInstanceError(f"{where}: expected a thread count >= 1, got {value}")
+        raise UsageError(f"{where}: expected a thread count >= 1, got {value}")
     if value > cores:
-        raise InvalidInstanceError(
+        raise UsageError(
             f"{where}: {value} threads, but this process may use {cores} core(s) "
             "(more threads than cores only slow torch down)"
         )
@@ -60,9 +60,7 @@ def _from_env(name: str) -> int | None:
     try:
         return int(text)
     except ValueError:
-        raise InvalidInstanceError(
-            f"{name}: expected an integer thread count, got {text!r}"
-        ) from None
+        raise UsageError(f"{name}: expected an integer thread count, got {text!r}") from None
 
 
 def resolve_threads(option: int | None) -> int:
@@ -101,7 +99,7 @@ def pop_threads(argv: list[str]) -> tuple[int | None, list[str]]:
         if arg == "--threads":
             value = next(it, None)
             if value is None:
-                raise InvalidInstanceError("--threads: expected a thread count")
+                raise UsageError("--threads: expected a thread count")
         elif arg.startswith("--threads="):
             value = arg.partition("=")[2]
         else:
@@ -111,7 +109,7 @@ def pop_threads(argv: list[str]) -> tuple[int | None, list[str]]:
     try:
         return int(value), rest
     except ValueError:
-        raise InvalidInstanceError(f"--threads: expected an integer, got {value!r}") from None
+        raise UsageError(f"--threads: expected an integer, got {value!r}") from None
 
 
 def worker_init() -> None:

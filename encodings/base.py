@@ -13,13 +13,13 @@ Encodings are chosen by registry name (``"spe"``) or by class path
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
+from symco.core.dotted import DottedPathError, import_object
 from symco.core.errors import InvalidInstanceError, UnknownNameError
 
 if TYPE_CHECKING:
@@ -124,10 +124,9 @@ def to_data(graph: nx.Graph) -> Data:
 
 
 def _import(path: str) -> Any:
-    module, _, attr = path.rpartition(".")
     try:
-        return getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError, ValueError):
+        return import_object(path)
+    except DottedPathError:
         raise UnknownNameError(f"encoding class '{path}' cannot be imported") from None
 
 

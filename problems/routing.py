@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,10 @@ def read_solution_file(sol: Path) -> dict[str, Any] | None:
         raise DataFileError(
             f"{sol}: not a readable solution file ({type(exc).__name__}: {exc})"
         ) from None
+    cost = parsed.get("cost")
+    # vrplib keeps a value it cannot read as a number as text ("Cost abc")
+    if cost is not None and not (isinstance(cost, (int, float)) and math.isfinite(cost)):
+        raise DataFileError(f"{sol}: Cost {cost!r} is not a finite number")
     return parsed
 
 

@@ -27,8 +27,6 @@ from .frames import (
     ScaleParams,
     TranslationScaleFrame,
     bounding_square,
-    neighbourhood_frame,
-    normalize_coords,
 )
 from .group import Element, Group
 from .groups import (
@@ -74,7 +72,5 @@ __all__ = [
     "bounding_square",
     "check_symmetries",
     "haar_orthogonal",
-    "neighbourhood_frame",
-    "normalize_coords",
     "roll2d",
 ]

@@ -52,6 +52,7 @@ class SquareDihedral(Group):
     """
 
     name: ClassVar[str] = "square-dihedral"
+    short_name: ClassVar[str] = "d4"
     acts_on: ClassVar[str] = "(B, N, 2) coordinates in the unit square"
     finite: ClassVar[bool] = True
 

@@ -70,35 +70,17 @@ def bounding_square(xy: Tensor, valid: Tensor | None = None) -> tuple[Tensor, Te
     return lo, span
 
 
-def normalize_coords(xy: Tensor, valid: Tensor | None = None) -> tuple[Tensor, Tensor]:
-    """Translate and scale every instance into the unit square, aspect kept.
-
-    Returns ``(xy - lo) / span`` ``(B, M, d)`` (padding, ``valid`` False, set to 0) and the
-    scale ``1 / span`` ``(B,)``: lengths in the new frame are the old lengths times ``scale``.
-    """
-    lo, span = bounding_square(xy, valid)
-    out = (xy - lo) / span  # (B, M, d)
-    if valid is not None:
-        out = out.masked_fill(~valid[..., None], 0.0)
-    return out, 1.0 / span[:, 0, 0]
-
-
-def neighbourhood_frame(xy: Tensor) -> Tensor:
-    """The frame of a kNN view ``[origin, neighbours..., end]`` ``(B, M, d)``.
-
-    The origin and its neighbours (all points but the last) are framed into the unit square;
-    the far end is clamped onto the square's border: ``((xy - lo) / span).clamp(0, 1)``.
-    """
-    lo, span = bounding_square(xy[:, :-1])
-    return ((xy - lo) / span).clamp(0.0, 1.0)
-
-
 @dataclass(frozen=True)
 class ScaleParams:
     """The map ``x -> (x - lo) / span``: ``lo`` ``(B, 1, d)``, ``span`` ``(B, 1, 1)``."""
 
     lo: Tensor
     span: Tensor
+
+    @property
+    def scale(self) -> Tensor:
+        """``1 / span`` ``(B,)``: lengths in the canonical frame are the original ones times it."""
+        return 1.0 / self.span[:, 0, 0]
 
 
 class TranslationScaleFrame(Frame[ScaleParams]):
@@ -124,12 +106,14 @@ class TranslationScaleFrame(Frame[ScaleParams]):
 
 
 class NeighbourhoodFrame(Frame[ScaleParams]):
-    """:func:`neighbourhood_frame` as a :class:`Frame`, for kNN views ``(B, M, d)``.
+    """The frame of a kNN view ``[origin, neighbours..., end]`` ``(B, M, d)``.
 
-    The frame of all points but the last; the last (the far end) is clamped onto the unit
-    square, so :meth:`restore` inverts the map only for points that were not clamped (the
-    origin, the neighbours, and the end when it already lay inside the square). With a ``mask``
-    ``(B, M)`` the frame is that of the valid points among the first ``M - 1`` and padding is 0.
+    The origin and its neighbours (all points but the last) are framed into the unit square
+    with the bounding box of :func:`bounding_square`; the far end is clamped onto the square's
+    border: :math:`x_c = \\operatorname{clamp}((x - lo) / span, 0, 1)`. So :meth:`restore`
+    inverts the map only for points that were not clamped (the origin, the neighbours, and the
+    end when it already lay inside the square). With a ``mask`` ``(B, M)`` the frame is that of
+    the valid points among the first ``M - 1`` and padding is 0.
     """
 
     name: ClassVar[str] = "neighbourhood"
@@ -146,6 +130,17 @@ class NeighbourhoodFrame(Frame[ScaleParams]):
     def restore(self, y: Tensor, params: ScaleParams) -> Tensor:
         """``y * span + lo`` (exact only for the points that were not clamped)."""
         return y * params.span + params.lo
+
+
+def normalize_coords(xy: Tensor, valid: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """Deprecated: use :class:`TranslationScaleFrame` (``out, params = frame.canonicalize(xy,
+    valid)``, the scale is ``params.scale``).
+
+    Kept, as a thin alias, for code written against the README's reducer guide. Returns the
+    canonical points ``(B, M, d)`` and the scale ``1 / span`` ``(B,)``.
+    """
+    out, params = TranslationScaleFrame().canonicalize(xy, valid)
+    return out, params.scale
 
 
 # --- principal axes ----------------------------------------------------------------------------
@@ -344,6 +339,5 @@ __all__ = [
     "ScaleParams",
     "TranslationScaleFrame",
     "bounding_square",
-    "neighbourhood_frame",
     "normalize_coords",
 ]

@@ -17,7 +17,7 @@ Randomness is explicit: :meth:`Group.sample` and :meth:`Group.example_input` dra
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar, TypeAlias
+from typing import Any, ClassVar, TypeAlias
 
 import torch
 from torch import Tensor
@@ -58,13 +58,24 @@ class Group(ABC):
 
     Attributes:
         name: the registry name, e.g. ``"node-permutation"``.
+        short_name: a short label for tables and command lines, e.g. ``"d4"`` for the square's
+            dihedral group; a subclass that sets its own ``name`` but no ``short_name`` gets
+            ``short_name = name``. :meth:`~symco.core.registry.Registry.group` accepts either.
         acts_on: one line saying what ``x`` is, with its shape.
         finite: whether the group is finite (even when too large for :meth:`elements`).
     """
 
     name: ClassVar[str]
+    short_name: ClassVar[str]
     acts_on: ClassVar[str]
     finite: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # default the label to the class's own name; a subclass that inherits its parent's
+        # name keeps the parent's label too
+        if "name" in cls.__dict__ and "short_name" not in cls.__dict__:
+            cls.short_name = cls.name
 
     @abstractmethod
     def sample(

@@ -9,13 +9,13 @@ a checkpoint cannot make symco import an arbitrary class.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from symco.core.dataset import atomic_path
+from symco.core.dotted import DottedPathError, import_object
 from symco.core.errors import DataFileError, UnknownNameError
 from symco.core.registry import Registry
 
@@ -65,10 +65,9 @@ def module_config(obj: Mapping[str, Any], where: object) -> tuple[str, dict[str,
 
 def registered_class(class_path: str, registry: Registry) -> type[Any]:
     """The class at ``class_path``, which must be importable and a registered model."""
-    module, _, name = class_path.rpartition(".")
     try:
-        getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError, ValueError):
+        import_object(class_path)
+    except DottedPathError:
         raise UnknownNameError(f"model class '{class_path}' cannot be imported") from None
     entry = registry.model_for_class_path(class_path)
     return entry.obj  # type: ignore[no-any-return]

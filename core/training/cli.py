@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from symco.core.errors import DataFileError, InvalidInstanceError
+from symco.core.errors import DataFileError, InvalidInstanceError, UsageError
 from symco.core.manager import PluginManager, shipped_models
 from symco.core.registry import Registry
 from symco.core.training.errors import ErrorContext, suggesting_names
@@ -135,13 +135,70 @@ def _cli_class() -> type[Any]:
             self.error_context.parsers.append(parser)
             return parser
 
+        def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
+            super().parse_arguments(parser, args)
+            # a package or file the data module needs is the first line a user sees: checked
+            # from the parsed settings, before the seed, the Trainer and their log lines
+            sub = self.config.get("subcommand")
+            check_requirements((self.config[sub] if sub else self.config).get("data"))
+
         def before_fit(self) -> None:
             # missing inputs are reported before Lightning starts (and writes empty log folders)
             check = getattr(self.datamodule, "check_inputs", None)
             if callable(check):
                 check()
 
+        def after_fit(self) -> None:
+            if self.trainer.is_global_zero:
+                print(checkpoint_summary(self.trainer.checkpoint_callbacks))
+
     return SymcoLightningCLI
+
+
+def check_requirements(section: Any) -> None:
+    """Call ``check_requirements(init_args)`` of the data module class a parsed ``data`` section
+    (``class_path`` + ``init_args``) names, if it has one: a classmethod that raises a
+    :class:`~symco.core.errors.SymcoError` for a package or file its settings need and lack,
+    before anything is built (``symco fit|validate|test|predict`` call it right after parsing)."""
+    from symco.core.training.config import import_class
+
+    class_path = getattr(section, "class_path", None)
+    cls = import_class(class_path) if isinstance(class_path, str) else None
+    check = getattr(cls, "check_requirements", None)
+    if callable(check):
+        init = getattr(section, "init_args", None)
+        as_dict = getattr(init, "as_dict", None)
+        check(as_dict() if callable(as_dict) else dict(init or {}))
+
+
+def checkpoint_summary(callbacks: Sequence[Any], cwd: Path | None = None) -> str:
+    """One line naming the checkpoint files that ``callbacks`` (Lightning's ``ModelCheckpoint``)
+    wrote: a monitored callback's best (with its metric's value), an unmonitored one's latest,
+    and ``last``; paths inside ``cwd`` (default: the working directory) are shown relative."""
+    import os
+
+    here = (cwd or Path.cwd()).resolve()
+
+    def show(path: str) -> str:
+        p = Path(path).resolve()
+        return str(p.relative_to(here)) if p.is_relative_to(here) else str(p)
+
+    parts: list[str] = []
+    seen: set[str] = set()
+    for cb in callbacks:
+        best, last = getattr(cb, "best_model_path", ""), getattr(cb, "last_model_path", "")
+        monitor, score = getattr(cb, "monitor", None), getattr(cb, "best_model_score", None)
+        entries = []
+        if best:
+            metric = f" ({monitor} {float(score):.6g})" if monitor and score is not None else ""
+            entries.append(("best" if monitor else "latest", best, metric))
+        if last:
+            entries.append(("last", last, ""))
+        for label, path, metric in entries:
+            if os.path.isfile(path) and path not in seen:
+                seen.add(path)
+                parts.append(f"{label} {show(path)}{metric}")
+    return "checkpoints: " + ", ".join(parts) if parts else "checkpoints: none written"
 
 
 def run_lightning(args: argparse.Namespace, pm: PluginManager, registry: Registry) -> int:
@@ -265,7 +322,7 @@ def run_check_symmetry(args: argparse.Namespace, pm: PluginManager, registry: Re
     if (args.config is None) == (args.ckpt is None):
         raise InvalidInstanceError("check-symmetry: give exactly one of --config or --ckpt")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
-        raise InvalidInstanceError(f"--device: {args.device} requested, but CUDA is not available")
+        raise UsageError(f"--device: {args.device} requested, but CUDA is not available")
     models = shipped_models(pm)
     if args.config is not None:
         module, label = _module_from_config(Path(args.config), registry, models), args.config
@@ -278,7 +335,7 @@ def run_check_symmetry(args: argparse.Namespace, pm: PluginManager, registry: Re
         declared = sorted({r.label.partition(":")[0] for r in results})
         results = [r for r in results if r.label.partition(":")[0] == args.group]
         if not results:
-            raise InvalidInstanceError(
+            raise UsageError(
                 f"--group: {type(module).__name__} declares no symmetry of group '{args.group}'; "
                 f"declared: {', '.join(declared)}"
             )
@@ -292,7 +349,7 @@ def run_check_symmetry(args: argparse.Namespace, pm: PluginManager, registry: Re
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """The generic training commands (added by :mod:`symco.core.training.plugin`)."""
-    from symco.core.cli import _number, add_threads_option
+    from symco.core.options import add_threads_option, number
 
     helps = {
         "fit": "train a model from a YAML config (LightningCLI: symco fit --config configs/tsp/cpu.yaml)",
@@ -327,12 +384,12 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     )
     p.add_argument("--config", default=None, help="a `symco fit` YAML config (its model)")
     p.add_argument("--ckpt", default=None, help="a checkpoint, model file or shipped model name")
-    p.add_argument("--seed", type=_number(int, 0, strict=False), default=0, help="element seed")
+    p.add_argument("--seed", type=number(int, 0, strict=False), default=0, help="element seed")
     p.add_argument(
-        "--tol", type=_number(float, 0, strict=True), default=1e-6, help="max relative error"
+        "--tol", type=number(float, 0, strict=True), default=1e-6, help="max relative error"
     )
     p.add_argument(
-        "--batch-size", type=_number(int, 1, strict=False), default=4, help="examples checked"
+        "--batch-size", type=number(int, 1, strict=False), default=4, help="examples checked"
     )
     p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1, ...)")
     p.add_argument("--group", default=None, help="check only the symmetries of this group")

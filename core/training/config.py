@@ -11,10 +11,10 @@ in, never looked up), so programmatically registered classes resolve too.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from typing import Any
 
+from symco.core.dotted import DottedPathError, import_object
 from symco.core.errors import DataFileError
 from symco.core.registry import Registry, class_path_of
 
@@ -23,11 +23,10 @@ SHIPPED_MODEL = "shipped-model"
 
 
 def import_class(path: str) -> type[Any] | None:
-    """The class at ``module.Class``, or ``None`` if it cannot be imported."""
-    module, _, name = path.rpartition(".")
+    """The class at ``module.Class`` (or ``module:Class``), or ``None`` if it cannot be imported."""
     try:
-        obj = getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError, ValueError):
+        obj = import_object(path)
+    except DottedPathError:
         return None
     return obj if isinstance(obj, type) else None
 

@@ -212,12 +212,12 @@ def _class_parameters(class_path: str) -> list[str]:
 
 def _module_classes(class_path: str) -> list[str]:
     """The public class paths in the module of ``class_path`` (if that module imports)."""
-    import importlib
+    from symco.core.dotted import DottedPathError, import_module_of, split_path
 
-    module, _, _ = class_path.rpartition(".")
     try:
-        mod = importlib.import_module(module)
-    except (ImportError, ValueError):
+        module, _ = split_path(class_path)
+        mod = import_module_of(class_path)
+    except DottedPathError:
         return []
     names = [n for n, v in vars(mod).items() if isinstance(v, type) and not n.startswith("_")]
     return [f"{module}.{n}" for n in names]

@@ -1,7 +1,7 @@
-"""Tensor helpers the BQ reducers share: gathering, sub-problem sizes, augmentation.
+"""What the BQ reducers share: their base classes, sub-problem sizes, augmentation.
 
-The frames (translation-scale, kNN neighbourhood) and the square's dihedral group live in the
-core's symmetry layer (:mod:`symco.core.symmetry`), re-exported here for the reducers.
+The frames the reducers canonicalize in and the square's dihedral group live in the core's
+symmetry layer (:mod:`symco.core.symmetry`), generic tensor helpers in :mod:`symco.core.tensors`.
 """
 
 from __future__ import annotations
@@ -13,9 +13,13 @@ import torch
 from torch import Tensor
 
 from symco.core.reducer import SymmetryReducer
-from symco.core.symmetry import SquareDihedral
-from symco.core.symmetry import neighbourhood_frame as neighbourhood_frame  # re-exported
-from symco.core.symmetry import normalize_coords as normalize_coords  # re-exported
+from symco.core.symmetry import (
+    Frame,
+    NeighbourhoodFrame,
+    ScaleParams,
+    SquareDihedral,
+    TranslationScaleFrame,
+)
 
 SubproblemSizes = Literal["uniform", "loguniform"]
 StateT = TypeVar("StateT")
@@ -31,13 +35,24 @@ class BQReducer(SymmetryReducer[StateT]):
 
 
 class AugmentedBQReducer(BQReducer[StateT]):
-    """A BQ reducer whose training samples can be augmented by symmetries of the instance."""
+    """A BQ reducer of points in the plane, whose training samples can be augmented by
+    symmetries of the instance.
+
+    With ``normalize`` each reduced instance's coordinates are canonicalized by :attr:`frame`
+    (:class:`~symco.core.symmetry.TranslationScaleFrame`), a kNN view by :attr:`local_frame`
+    (:class:`~symco.core.symmetry.NeighbourhoodFrame`) where the reducer frames it by the
+    origin's neighbourhood.
+    """
 
     def __init__(self, normalize: bool = True, augment: bool = True) -> None:
         """:param augment: random symmetries of each training instance that keep its solution
         optimal (D4 of the square, tour/route direction and order)."""
         super().__init__(normalize)
         self.augment = augment
+        # the registered frames, not a copy of their math: the shipped models' inputs are
+        # exactly these frames' outputs
+        self.frame: Frame[ScaleParams] = TranslationScaleFrame()
+        self.local_frame: Frame[ScaleParams] = NeighbourhoodFrame()
 
 
 class SampledBQReducer(AugmentedBQReducer[StateT]):
@@ -56,15 +71,6 @@ class SampledBQReducer(AugmentedBQReducer[StateT]):
         super().__init__(normalize, augment)
         self.min_subproblem = min_subproblem
         self.sizes = sizes
-
-
-def gather_rows(x: Tensor, index: Tensor) -> Tensor:
-    """``x[b, index[b]]`` for ``x`` (B, N, ...) and ``index`` (B, M) -> (B, M, ...).
-
-    Padding entries (``index < 0``) read row 0; callers mask them through ``node_index``.
-    """
-    flat = index.clamp_min(0).reshape(index.shape[0], -1, *([1] * (x.dim() - 2)))
-    return torch.gather(x, 1, flat.expand(-1, -1, *x.shape[2:]))
 
 
 def end_distances(xy: Tensor) -> tuple[Tensor, Tensor]:
@@ -95,18 +101,3 @@ def d4_augment(coords: Tensor, generator: torch.Generator) -> Tensor:
     group = SquareDihedral()
     g = group.sample(coords.shape[0], generator, device=coords.device)  # (B,)
     return group.act(g, coords)
-
-
-def shuffled(count: int, b: int, generator: torch.Generator, device: torch.device) -> Tensor:
-    """(B, count) independent random permutations of ``0..count-1``."""
-    return torch.argsort(torch.rand(b, count, generator=generator), dim=1).to(device)
-
-
-def pad_left_aligned(keep: Tensor) -> Tensor:
-    """Indices of the ``True`` entries of ``keep`` (B, N), in increasing order, left-aligned and
-    padded with ``-1`` to the largest count in the batch: (B, K)."""
-    count = keep.sum(dim=1)
-    k = int(count.max()) if keep.numel() else 0
-    order = torch.sort((~keep).to(torch.uint8), dim=1, stable=True).indices[:, :k]  # (B, K)
-    pos = torch.arange(k, device=keep.device)[None]
-    return torch.where(pos < count[:, None], order, -1)

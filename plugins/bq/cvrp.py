@@ -23,13 +23,11 @@ import torch
 from torch import Tensor
 
 from symco.core.reducer import ReducedBatch
+from symco.core.tensors import gather_rows, shuffled
 from symco.plugins.bq.common import (
     SampledBQReducer,
     d4_augment,
     end_distances,
-    gather_rows,
-    normalize_coords,
-    shuffled,
     subproblem_size,
 )
 
@@ -128,6 +126,21 @@ class BQCVRPReducer(SampledBQReducer[CVRPState]):
                 seq += [0, node] if refill else [node]
             out.append(np.asarray(seq, dtype=np.int64))
         return out
+
+    def packed(self, state: CVRPState) -> Tensor:
+        """The giant tours of :meth:`solutions`, built on the device: customer ``t`` moves
+        right by the refills up to it, and a refill puts the depot just before it."""
+        tour, via = state.tour.long(), state.via.bool()  # (B, T) each
+        b, t = tour.shape
+        shift = via.long().cumsum(dim=1)  # (B, T) depots inserted up to and at each customer
+        pos = torch.arange(t, device=tour.device) + shift  # (B, T) where each customer lands
+        width = t + (int(shift[:, -1].max()) if t else 0)
+        out = tour.new_full((b, width), -1)
+        out.scatter_(1, pos, tour)
+        depot = torch.where(via, pos - 1, width)  # (B, T); width: a dropped column
+        out = torch.cat([out, out.new_full((b, 1), -1)], dim=1)
+        out.scatter_(1, depot, 0)
+        return out[:, :width]
 
     def select(self, state: CVRPState, index: Tensor) -> CVRPState:
         return CVRPState(*(getattr(state, f)[index] for f in CVRPState.__dataclass_fields__))
@@ -266,7 +279,8 @@ class BQCVRPReducer(SampledBQReducer[CVRPState]):
         d_go, d_back = end_distances(xy)  # (B, M) each: from the origin, to the end
         refill = d_go[:, -1:] + d_back - d_go  # (B, M) extra length of going via the depot
         if self.normalize:
-            xy, scale = normalize_coords(xy)
+            xy, params = self.frame.canonicalize(xy)
+            scale = params.scale  # (B,) canonical lengths are the original ones times it
             d_go, d_back, refill = (d * scale[:, None] for d in (d_go, d_back, refill))
         demand = torch.cat([torch.zeros_like(demand[:, :1]), demand[:, 1:]], dim=1)
         return torch.stack([xy[..., 0], xy[..., 1], demand, left, d_go, d_back, refill], dim=-1)
@@ -364,5 +378,5 @@ class BQCVRPPlainReducer(BQCVRPReducer):
 
     def _features(self, xy: Tensor, demand: Tensor, left: Tensor) -> Tensor:
         if self.normalize:
-            xy = normalize_coords(xy)[0]
+            xy = self.frame.canonicalize(xy)[0]
         return torch.cat([xy, demand[..., None], left[..., None]], dim=-1)  # (B, M, 4)

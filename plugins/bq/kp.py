@@ -23,7 +23,8 @@ import torch
 from torch import Tensor
 
 from symco.core.reducer import ReducedBatch
-from symco.plugins.bq.common import BQReducer, gather_rows, pad_left_aligned
+from symco.core.tensors import gather_rows, pad_left_aligned
+from symco.plugins.bq.common import BQReducer
 
 FIT_EPS = 1e-6  # relative to the capacity: float32 sums must not drop an item that fits exactly
 
@@ -84,6 +85,14 @@ class BQKPReducer(BQReducer[KPState]):
 
     def solutions(self, state: KPState) -> list[np.ndarray]:
         return [np.flatnonzero(row) for row in state.packed.cpu().numpy()]
+
+    def packed(self, state: KPState) -> Tensor:
+        chosen = state.packed.bool()  # (B, N)
+        n = chosen.shape[1]
+        items = torch.where(chosen, torch.arange(n, device=chosen.device), n)
+        out = items.sort(dim=1).values  # packed items first, ascending
+        out = out.masked_fill(out == n, -1)
+        return out[:, : int(chosen.sum(dim=1).max()) if n else 0]
 
     def select(self, state: KPState, index: Tensor) -> KPState:
         return KPState(*(getattr(state, f)[index] for f in KPState.__dataclass_fields__))

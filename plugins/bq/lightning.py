@@ -21,6 +21,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from symco.core.dataset import concat_arrays, load_dataset
+from symco.core.decoding import Decoder
 from symco.core.errors import DataFileError, InfeasibleSolutionError, InvalidInstanceError
 from symco.core.policy import Policy
 from symco.core.problem import Problem
@@ -155,6 +156,16 @@ class BQModule(L.LightningModule):
 
     def symmetry_outputs(self, inputs: ReducedBatch) -> Tensor:
         return self.policy(inputs)
+
+    def decoder(self, decode: str = "greedy", *, knn: int | None = None) -> Decoder:
+        """How ``symco evaluate`` builds solutions with this model: the policy decoded through
+        its reducer, ``decode`` = ``"greedy"`` or ``"beam:W"``, with ``knn`` candidate lists.
+
+        :raises ValueError: an unknown ``decode``.
+        """
+        from symco.core.decoding import policy_decoder
+
+        return policy_decoder(self.policy, self.reducer, self.problem, decode, knn=knn)
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         # a fresh generator per step: resumed runs draw the same sub-problems as uninterrupted ones

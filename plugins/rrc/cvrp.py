@@ -27,7 +27,7 @@ from symco.core.policy import Policy
 from symco.core.problem import Problem
 from symco.core.reducer import SymmetryReducer
 from symco.core.symmetry.group import Group
-from symco.plugins.bq.common import gather_rows
+from symco.core.tensors import gather_rows
 from symco.plugins.rrc.reconstruct import Proposal, Rebuilt, Reconstruction, in_float64, rows_of
 from symco.problems.cvrp.problem import join_routes, split_routes
 
@@ -73,9 +73,11 @@ class CVRPReconstruction(Reconstruction[RoutesState]):
             )
         self.min_length, self.max_length, self.candidates = min_length, max_length, candidates
 
-    def start(self, instances: Mapping[str, Tensor], solutions: list[np.ndarray]) -> RoutesState:
+    def start(self, instances: Mapping[str, Tensor], solutions: Tensor) -> RoutesState:
         exact = in_float64(instances)
-        sols = [join_routes(split_routes(s)) for s in solutions]  # canonical: no empty routes
+        # routes are cut and re-ordered on the host (a route list per instance)
+        unpacked = self.prob.unpack_solutions(solutions.cpu().numpy())
+        sols = [join_routes(split_routes(s)) for s in unpacked]  # canonical: no empty routes
         cost = self.prob.objective_torch(exact, self._packed(sols, exact))
         return RoutesState(exact, sols, cost)
 
@@ -85,8 +87,8 @@ class CVRPReconstruction(Reconstruction[RoutesState]):
     def costs(self, state: RoutesState) -> Tensor:
         return state.cost
 
-    def solutions(self, state: RoutesState) -> list[np.ndarray]:
-        return list(state.solutions)
+    def solutions(self, state: RoutesState) -> Tensor:
+        return self._packed(state.solutions, state.instances)
 
     def converged(self, state: RoutesState) -> bool:
         return state.instances["coords"].shape[1] < 3  # one customer: nothing to re-order

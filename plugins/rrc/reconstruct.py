@@ -19,7 +19,7 @@ from typing import Any, ClassVar, TypeVar
 import torch
 from torch import Tensor
 
-from symco.core.decoding import augmentation_key, greedy_from
+from symco.core.decoding import augmentation_key, greedy_from, in_float64
 from symco.core.improver import Improver
 from symco.core.policy import Policy
 from symco.core.problem import Problem
@@ -103,6 +103,21 @@ class Reconstruction(Improver[StateT]):
                 augmentation_key(problem, group)  # the objective must be invariant under it
         self.augment, self.views = augment, views
 
+    @classmethod
+    def build(
+        cls,
+        problem: Problem,
+        *,
+        policy: Policy | None = None,
+        reducer: SymmetryReducer[Any] | None = None,
+        knn: int | None = None,
+        views: Group | None = None,
+    ) -> Reconstruction[Any]:
+        """As :meth:`Improver.build`, and each sub-problem decoded in a random image under
+        ``views`` (d4 images of every segment measured slower for the same gap than more
+        segments; one random image costs nothing)."""
+        return cls(problem, policy, reducer, knn=knn, views=views)
+
     @abstractmethod
     def propose(self, state: StateT, generator: torch.Generator) -> Proposal:
         """Draw this step's sub-problems (with ``generator`` only)."""
@@ -141,8 +156,7 @@ class Reconstruction(Improver[StateT]):
         size = self.prob.size({key: v[:1] for key, v in sub.items()})
         knn = self.knn if self.knn is not None and size > self.knn else None
         final = greedy_from(self.policy, self.reducer, state, knn=knn)
-        sols = self.prob.pack_solutions(self.reducer.solutions(final))  # (K*R, L'') numpy
-        solved = torch.as_tensor(sols, device=partial.device)
+        solved = self.reducer.packed(final).to(partial.device)  # (K*R, L'')
         exact = in_float64(sub)
         tiled = {key: v.repeat(k, *([1] * (v.dim() - 1))) for key, v in exact.items()}
         cost = self.prob.objective_torch(tiled, solved).view(k, -1)  # (K, R)
@@ -160,7 +174,4 @@ def rows_of(instances: Mapping[str, Tensor], owner: Tensor, skip: str) -> dict[s
     return {key: v[owner] for key, v in instances.items() if key != skip}
 
 
-def in_float64(instances: Mapping[str, Tensor]) -> dict[str, Tensor]:
-    """``instances`` with every floating array in float64: costs compared to accept a
-    re-construction must not round differently before and after."""
-    return {key: (v.double() if v.is_floating_point() else v) for key, v in instances.items()}
+__all__ = ["Proposal", "Rebuilt", "Reconstruction", "in_float64", "rows_of"]

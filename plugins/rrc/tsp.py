@@ -19,7 +19,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
-import numpy as np
 import torch
 from torch import Tensor
 
@@ -27,7 +26,7 @@ from symco.core.policy import Policy
 from symco.core.problem import Problem
 from symco.core.reducer import SymmetryReducer
 from symco.core.symmetry.group import Group
-from symco.plugins.bq.common import gather_rows
+from symco.core.tensors import gather_rows
 from symco.plugins.rrc.reconstruct import Proposal, Rebuilt, Reconstruction, in_float64, rows_of
 
 
@@ -40,13 +39,11 @@ class TourState:
     cost: Tensor
 
 
-def tour_state(
-    problem: Problem, instances: Mapping[str, Tensor], solutions: list[np.ndarray]
-) -> TourState:
-    """The tours of ``solutions`` as a :class:`TourState` (costs by the problem's objective)."""
+def tour_state(problem: Problem, instances: Mapping[str, Tensor], solutions: Tensor) -> TourState:
+    """The packed tours ``solutions`` (B, N) as a :class:`TourState` (costs by the problem's
+    objective, in float64)."""
     exact = in_float64(instances)
-    device = exact["coords"].device
-    tours = torch.as_tensor(problem.pack_solutions(solutions), device=device).long()
+    tours = solutions.long().to(exact["coords"].device)
     return TourState(exact, tours, problem.objective_torch(exact, tours))
 
 
@@ -79,14 +76,20 @@ class TSPReconstruction(Reconstruction[TourState]):
         self.min_length = min_length
         self.max_length = max_length
 
-    def start(self, instances: Mapping[str, Tensor], solutions: list[np.ndarray]) -> TourState:
+    def start(self, instances: Mapping[str, Tensor], solutions: Tensor) -> TourState:
         return tour_state(self.prob, instances, solutions)
+
+    def restart(
+        self, state: TourState, instances: Mapping[str, Tensor], solutions: Tensor
+    ) -> TourState:
+        tours = solutions.long().to(state.tours.device)  # the float64 instances are kept
+        return replace(state, tours=tours, cost=self.prob.objective_torch(state.instances, tours))
 
     def costs(self, state: TourState) -> Tensor:
         return state.cost
 
-    def solutions(self, state: TourState) -> list[np.ndarray]:
-        return list(state.tours.cpu().numpy())
+    def solutions(self, state: TourState) -> Tensor:
+        return state.tours
 
     def converged(self, state: TourState) -> bool:
         return state.tours.shape[1] < 4  # every tour of 3 nodes or fewer is optimal

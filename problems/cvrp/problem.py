@@ -20,6 +20,7 @@ import numpy as np
 
 from symco.core.errors import DataFileError, InfeasibleSolutionError, InvalidInstanceError
 from symco.core.problem import ArraySpec, Instances, Problem
+from symco.problems import tsplib
 from symco.problems.geometry import as_float_tensor, edge_lengths, edge_lengths_torch
 from symco.problems.routing import read_solution_file, write_files
 
@@ -55,6 +56,48 @@ def join_routes(routes: Sequence[Sequence[int]]) -> np.ndarray:
     return np.asarray(out, dtype=np.int64)
 
 
+def _check_depot(lib: tsplib.LibFile) -> None:
+    """A ``DEPOT_SECTION``, if there is one, names node 1 and nothing else (node 1 is the
+    depot without one)."""
+    section = lib.sections.get("DEPOT_SECTION")
+    if section is None:
+        return
+    entries = tsplib.node_list(lib, section, "depot")
+    depots = [node for _, node in entries]
+    if depots != [1]:
+        raise lib.error(
+            entries[0][0] if entries else section.line,
+            f"DEPOT_SECTION must name node 1 as the only depot, got {depots or 'none'}",
+        )
+
+
+def _read_demands(
+    lib: tsplib.LibFile,
+    section: tsplib.Section,
+    nodes: tuple[int, str],
+    capacity: tuple[int | None, int],
+) -> np.ndarray:
+    """``(n,)`` demands of a ``DEMAND_SECTION``: 0 at the depot (node 1), ``1..capacity`` at
+    every customer. ``nodes`` is ``(n, where n comes from)``, ``capacity`` ``(line, value)``."""
+    cap_line, cap = capacity
+    demands = np.zeros(nodes[0], dtype=np.int64)
+    for node, row, value in tsplib.node_integers(lib, section, *nodes, "demand"):
+        if node == 0 and value != 0:
+            raise lib.error(row.line, f"the depot (node 1) must have demand 0, got {value}")
+        if node > 0 and value <= 0:
+            raise lib.error(
+                row.line, f"demand of customer {node + 1} must be positive, got {value}"
+            )
+        if value > cap:
+            raise lib.error(
+                row.line,
+                f"demand {value} of node {node + 1} is larger than the capacity {cap}"
+                f" (CAPACITY, line {cap_line})",
+            )
+        demands[node] = value
+    return demands
+
+
 class CVRP(Problem):
     """Capacitated vehicle routing from one depot, unlimited identical vehicles."""
 
@@ -82,7 +125,7 @@ class CVRP(Problem):
         """``num`` instances of ``size`` customers: depot and customers uniform in the unit square,
         demands uniform in 1..9, capacity from :data:`CAPACITIES` (the BQ-NCO distribution)."""
         if size < self.min_size:
-            raise InvalidInstanceError(f"--size: CVRP needs at least 1 customer, got {size}")
+            raise InvalidInstanceError(f"size: CVRP needs at least 1 customer, got {size}")
         if (distribution or "uniform") != "uniform":
             raise InvalidInstanceError(
                 f"unknown CVRP distribution '{distribution}'; known: uniform"
@@ -204,42 +247,39 @@ class CVRP(Problem):
 
     def read(self, path: Path) -> tuple[Instances, np.ndarray | None]:
         """Read a CVRPLIB ``.vrp`` file (one depot, ``EUC_2D`` or exact coordinates); a
-        ``NAME.sol`` beside it (``Route #k: ...``, ``Cost C``) gives the reference cost."""
-        import vrplib
+        ``NAME.sol`` beside it (``Route #k: ...``, ``Cost C``) gives the reference cost.
 
+        :raises DataFileError: one line naming the file, the line and the offending value for
+            anything malformed (a coordinate or demand that is missing or not a number, node ids
+            out of range, repeated or missing against DIMENSION, a missing section or CAPACITY, a
+            depot other than node 1, a demand over the capacity, ...).
+        """
         path = Path(path)
-        if not path.is_file():
-            raise DataFileError(f"{path}: no such file")
-        try:
-            data = vrplib.read_instance(path, compute_edge_weights=False)
-        except Exception as exc:
-            raise DataFileError(
-                f"{path}: not a readable CVRPLIB file ({type(exc).__name__}: {exc})"
-            ) from None
-        for key in ("node_coord", "demand", "capacity"):
-            if key not in data:
-                raise DataFileError(f"{path}: no {key.upper()} section (needed for a CVRP)")
-        depots = np.atleast_1d(np.asarray(data.get("depot", [0])))
-        if len(depots) != 1 or int(depots[0]) != 0:
-            raise DataFileError(
-                f"{path}: DEPOT_SECTION must name node 1 as the only depot, got {list(depots + 1)}"
-            )
-        kind = str(data.get("edge_weight_type", "EUC_2D")).upper()
-        if kind not in ("EUC_2D", "EXACT_2D"):
-            raise DataFileError(
-                f"{path}: EDGE_WEIGHT_TYPE {kind} is not supported (EUC_2D, EXACT_2D)"
-            )
-        coords = np.asarray(data["node_coord"], dtype=np.float64)
-        demand = np.asarray(data["demand"])
-        if not np.array_equal(demand, np.round(demand)):
-            raise DataFileError(f"{path}: DEMAND_SECTION must hold integers")
+        lib = tsplib.parse(path, "CVRPLIB")
+        tsplib.check_type(lib, "CVRP")
+        kind = tsplib.edge_weight_type(lib, ("EUC_2D", "EXACT_2D"))
+        _, dimension = lib.positive_int("DIMENSION", required=False)
+        cap_line, capacity = lib.positive_int("CAPACITY", required=True)
+        coord_section = lib.section("NODE_COORD_SECTION", "a CVRP needs coordinates")
+        demand_section = lib.section("DEMAND_SECTION", "a CVRP needs demands")
+        _check_depot(lib)
+        coords = tsplib.coordinates(lib, coord_section, dimension)
+        source = (
+            f"NODE_COORD_SECTION has {len(coords)} nodes"
+            if dimension is None
+            else f"DIMENSION is {dimension}"
+        )
+        demands = _read_demands(lib, demand_section, (len(coords), source), (cap_line, capacity))
         instances = {
             "coords": coords[None],
-            "demands": demand.astype(np.int64)[None],
-            "capacity": np.array([int(data["capacity"])], dtype=np.int64),
+            "demands": demands[None],
+            "capacity": np.array([capacity], dtype=np.int64),
             "euc_2d": np.array([kind == "EUC_2D"]),
         }
-        self.validate(instances, str(path))
+        try:
+            self.validate(instances, str(path))
+        except InvalidInstanceError as exc:  # a depot without customers: the file is wrong
+            raise DataFileError(str(exc)) from None
         return instances, self._read_reference(path.with_suffix(".sol"), instances)
 
     def _read_reference(self, sol: Path, instances: Instances) -> np.ndarray | None:

@@ -72,9 +72,7 @@ class KP(Problem):
         fixed capacity (200 items: 20%; 500 items, 8%, lie just below the range).
         """
         if size < self.min_size:
-            raise InvalidInstanceError(
-                f"--size: KP needs at least {self.min_size} items, got {size}"
-            )
+            raise InvalidInstanceError(f"size: KP needs at least {self.min_size} items, got {size}")
         distribution = distribution or self.distributions[0]
         if distribution not in self.distributions:
             raise InvalidInstanceError(

@@ -114,9 +114,7 @@ class OP(Problem):
         budget is :func:`default_max_length` of ``size``.
         """
         if size < self.min_size:
-            raise InvalidInstanceError(
-                f"--size: OP needs at least {self.min_size} nodes, got {size}"
-            )
+            raise InvalidInstanceError(f"size: OP needs at least {self.min_size} nodes, got {size}")
         distribution = distribution or self.distributions[0]
         if distribution not in self.distributions:
             raise InvalidInstanceError(

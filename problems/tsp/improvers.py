@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import numpy as np
 import torch
 from torch import Tensor
 
@@ -73,9 +72,15 @@ class TwoOpt(Improver[TwoOptState]):
     problem: ClassVar[str] = "tsp"
     local_search: ClassVar[bool] = True
 
-    def start(self, instances: Mapping[str, Tensor], solutions: list[np.ndarray]) -> TwoOptState:
-        dist = distance_matrix(instances)
-        tours = torch.as_tensor(self.prob.pack_solutions(solutions), device=dist.device).long()
+    def start(self, instances: Mapping[str, Tensor], solutions: Tensor) -> TwoOptState:
+        return self.restart(None, instances, solutions)
+
+    def restart(
+        self, state: TwoOptState | None, instances: Mapping[str, Tensor], solutions: Tensor
+    ) -> TwoOptState:
+        """The state of other ``solutions`` of the same instances: the distances are kept."""
+        dist = distance_matrix(instances) if state is None else state.dist  # (B, N, N)
+        tours = solutions.long().to(dist.device)
         cost = tour_lengths(dist, tours)
         active = torch.full_like(cost, tours.shape[1] >= 4, dtype=torch.bool)
         return TwoOptState(dist, tours, cost, active)
@@ -100,8 +105,8 @@ class TwoOpt(Improver[TwoOptState]):
     def costs(self, state: TwoOptState) -> Tensor:
         return state.cost
 
-    def solutions(self, state: TwoOptState) -> list[np.ndarray]:
-        return list(state.tours.cpu().numpy())
+    def solutions(self, state: TwoOptState) -> Tensor:
+        return state.tours
 
     def converged(self, state: TwoOptState) -> bool:
         return not bool(state.active.any())
@@ -143,6 +148,7 @@ class OrOpt(Improver[TwoOptState]):
         self.max_chain = max_chain
 
     start = TwoOpt.start
+    restart = TwoOpt.restart
     costs = TwoOpt.costs
     solutions = TwoOpt.solutions
     converged = TwoOpt.converged

@@ -15,6 +15,7 @@ import numpy as np
 
 from symco.core.errors import DataFileError, InfeasibleSolutionError, InvalidInstanceError
 from symco.core.problem import ArraySpec, Instances, Problem
+from symco.problems import tsplib
 from symco.problems.geometry import edge_lengths, edge_lengths_torch
 from symco.problems.routing import read_solution_file, write_files
 
@@ -63,7 +64,7 @@ class TSP(Problem):
         """``num`` instances of ``size`` nodes: ``uniform`` in the unit square or ``clustered``."""
         if size < self.min_size:
             raise InvalidInstanceError(
-                f"--size: TSP needs at least {self.min_size} nodes, got {size}"
+                f"size: TSP needs at least {self.min_size} nodes, got {size}"
             )
         distribution = distribution or self.distributions[0]
         samplers = {"uniform": _uniform, "clustered": _clustered}
@@ -126,40 +127,23 @@ class TSP(Problem):
 
         A ``NAME.sol`` beside it (VRPLIB solution format: ``Route #1: ...``, ``Cost ...``) or a
         TSPLIB tour file ``NAME.opt.tour`` (``TOUR_SECTION``) gives the reference cost.
-        """
-        import vrplib
 
+        :raises DataFileError: one line naming the file, the line and the offending value for
+            anything malformed (a coordinate that is missing or not a finite number, node ids
+            out of range, repeated or missing against DIMENSION, a missing section, ...).
+        """
         path = Path(path)
-        if not path.is_file():
-            raise DataFileError(f"{path}: no such file")
-        try:
-            data = vrplib.read_instance(path, compute_edge_weights=False)
-        except Exception as exc:
-            raise DataFileError(
-                f"{path}: not a readable TSPLIB file ({type(exc).__name__}: {exc})"
-            ) from None
-        coords = data.get("node_coord")
-        if coords is None:
-            raise DataFileError(
-                f"{path}: no NODE_COORD_SECTION (only coordinate instances are supported)"
-            )
-        kind = str(data.get("edge_weight_type", "EUC_2D")).upper()
-        if kind not in ("EUC_2D", "EXACT_2D"):
-            raise DataFileError(
-                f"{path}: EDGE_WEIGHT_TYPE {kind} is not supported (EUC_2D, EXACT_2D)"
-            )
-        coords = np.asarray(coords, dtype=np.float64)
-        if coords.ndim != 2 or coords.shape[1] != 2:
-            raise DataFileError(
-                f"{path}: NODE_COORD_SECTION must have 2 coordinates per node, got shape {coords.shape}"
-            )
-        dim = data.get("dimension")
-        if dim is not None and int(dim) != len(coords):
-            raise DataFileError(
-                f"{path}: DIMENSION is {dim} but NODE_COORD_SECTION has {len(coords)} nodes"
-            )
+        lib = tsplib.parse(path, "TSPLIB")
+        tsplib.check_type(lib, "TSP")
+        kind = tsplib.edge_weight_type(lib, ("EUC_2D", "EXACT_2D"))
+        _, dimension = lib.positive_int("DIMENSION", required=False)
+        section = lib.section("NODE_COORD_SECTION", "only coordinate instances are supported")
+        coords = tsplib.coordinates(lib, section, dimension)
         instances = {"coords": coords[None], "euc_2d": np.array([kind == "EUC_2D"])}
-        self.validate(instances, str(path))
+        try:
+            self.validate(instances, str(path))
+        except InvalidInstanceError as exc:  # too few nodes: the file is what is wrong
+            raise DataFileError(str(exc)) from None
         tour_file = path.with_name(path.stem + ".opt.tour")
         if not path.with_suffix(".sol").is_file() and tour_file.is_file():
             return instances, self._read_tour_file(tour_file, instances)
@@ -167,20 +151,14 @@ class TSP(Problem):
 
     def _read_tour_file(self, path: Path, instances: Instances) -> np.ndarray:
         """The cost of the tour in a TSPLIB ``TOUR_SECTION`` file (1-based nodes, ended by -1)."""
-        text = path.read_text(errors="replace")
-        if "TOUR_SECTION" not in text:
-            raise DataFileError(f"{path}: no TOUR_SECTION")
-        nodes: list[int] = []
-        for token in text.split("TOUR_SECTION", 1)[1].split():
-            if token in ("-1", "EOF"):
-                break
-            try:
-                nodes.append(int(token) - 1)
-            except ValueError:
-                raise DataFileError(
-                    f"{path}: TOUR_SECTION holds {token!r}, not a node number"
-                ) from None
-        tour = np.asarray(nodes, dtype=np.int64)
+        lib = tsplib.parse(path, "TSPLIB tour")
+        section = lib.section("TOUR_SECTION", "the reference tour")
+        n = self.size(instances)
+        nodes = tsplib.node_list(lib, section, "tour node")
+        for line, node in nodes:
+            if not 1 <= node <= n:  # also keeps int64 from overflowing
+                raise lib.error(line, f"tour node {node} is out of range 1..{n}")
+        tour = np.asarray([node - 1 for _, node in nodes], dtype=np.int64)
         try:
             self.check_solution(instances, [tour])
         except InfeasibleSolutionError as exc:

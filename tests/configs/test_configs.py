@@ -43,3 +43,30 @@ def test_long_runs_stay_resumable(path: Path) -> None:
     # the final step lands on a save, and a resumed run rewrites last.ckpt rather than last-v1.ckpt
     assert trainer.get("max_steps", 0) % c["every_n_train_steps"] == 0  # (paper.yaml: epochs)
     assert c["enable_version_counter"] is False and c["auto_insert_metric_name"] is False
+
+
+def _run_dirs(path: Path) -> set[str]:
+    """The ``runs/<name>`` folders a config writes to (root dir, loggers, checkpoints)."""
+    trainer = yaml.safe_load(path.read_text())["trainer"]
+    sections = [trainer.get("logger") or [], trainer.get("callbacks") or []]
+    paths = [trainer.get("default_root_dir")] + [
+        (c.get("init_args") or {}).get(key)
+        for section in sections
+        for c in (section if isinstance(section, list) else [section])
+        if isinstance(c, dict)
+        for key in ("save_dir", "dirpath")
+    ]
+    return {"/".join(Path(p).parts[:2]) for p in paths if isinstance(p, str)}
+
+
+def test_each_config_writes_its_own_run_directory() -> None:
+    """Two configs never share a run folder (one run's checkpoints and logs overwriting
+    another's): the tiny configs of the problems once all wrote to runs/tiny."""
+    owners: dict[str, list[str]] = {}
+    for path in CONFIGS:
+        dirs = _run_dirs(path)
+        assert dirs, f"{path}: writes no run folder"
+        for d in dirs:
+            owners.setdefault(d, []).append(str(path.relative_to(ROOT)))
+    shared = {d: paths for d, paths in owners.items() if len(paths) > 1}
+    assert not shared, shared

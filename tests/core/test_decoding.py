@@ -142,10 +142,12 @@ def test_d4_augmentation_never_worse_than_greedy(name: str, registry) -> None:
     tensors = {k: torch.as_tensor(v) for k, v in inst.items()}
 
     def run(t):
-        return greedy(module.policy, module.reducer, t)
+        return greedy(module.policy, module.reducer, t)  # packed (B, L), -1 padded
 
-    plain = problem.objective(inst, run(tensors))
-    best = decode_augmented(run, problem, SquareDihedral(), tensors)
+    plain = problem.objective(inst, problem.unpack_solutions(run(tensors).numpy()))
+    best = problem.unpack_solutions(
+        decode_augmented(run, problem, SquareDihedral(), tensors).numpy()
+    )
     problem.check_solution(inst, best)
     aug = problem.objective(inst, best)
     assert (aug <= plain + 1e-9).all() and (aug < plain - 1e-9).any()
@@ -161,4 +163,6 @@ def test_augment_refused_where_the_objective_is_not_invariant(capsys) -> None:
         "square-dihedral (its invariances: none)"
     ]
     assert main(["evaluate", "--ckpt", "bq-tsp", "--generate", "10:1", "--augment", "d8"]) == 2
-    assert capsys.readouterr().err.startswith("symco: error: unknown group 'd8'; registered: ")
+    assert capsys.readouterr().err.startswith(
+        "symco: error: --augment: unknown group 'd8'; registered: "
+    )

@@ -39,7 +39,11 @@ def _build(entry: Entry, registry, knn: int | None = None, **options) -> tuple:
 def _start(problem, reducer, policy, n: int, b: int, seed: int, **gen) -> tuple:
     inst = problem.generate(b, n, rng=np.random.default_rng(seed), **gen)
     tensors = {k: torch.as_tensor(v) for k, v in inst.items()}
-    return inst, tensors, greedy(policy, reducer, tensors)
+    return inst, tensors, greedy(policy, reducer, tensors)  # packed (B, L)
+
+
+def _unpacked(problem, packed: torch.Tensor) -> list[np.ndarray]:
+    return problem.unpack_solutions(packed.cpu().numpy())
 
 
 @pytest.mark.parametrize("entry", IMPROVERS)
@@ -55,14 +59,16 @@ def test_steps_never_worsen_and_stay_feasible(
     gen = torch.Generator().manual_seed(seed)
     state = imp.start(tensors, sols)
     cost = imp.costs(state)
-    np.testing.assert_allclose(cost.numpy(), problem.objective(inst, sols), rtol=1e-6)
+    np.testing.assert_allclose(
+        cost.numpy(), problem.objective(inst, _unpacked(problem, sols)), rtol=1e-6
+    )
     for _ in range(5):
         if imp.converged(state):
             break
         state = imp.step(state, gen)
         now = imp.costs(state)
         assert bool((now <= cost + 1e-9).all()), (cost, now)
-        current = imp.solutions(state)
+        current = _unpacked(problem, imp.solutions(state))
         problem.check_solution(inst, current)  # raises on an infeasible solution
         np.testing.assert_allclose(now.numpy(), problem.objective(inst, current), rtol=1e-6)
         cost = now
@@ -77,7 +83,7 @@ def test_same_seed_same_result(entry: Entry, registry) -> None:
         for _ in range(2)
     ]
     assert runs[0].steps == runs[1].steps
-    assert all(np.array_equal(a, b) for a, b in zip(runs[0].solutions, runs[1].solutions))
+    assert torch.equal(runs[0].solutions, runs[1].solutions)
     assert np.all(runs[0].costs <= runs[0].start_costs + 1e-9)
     assert len(runs[0].trace) == runs[0].steps + 1
 
@@ -122,7 +128,7 @@ def test_cvrp_with_one_route(registry) -> None:
     tensors = {k: torch.as_tensor(v) for k, v in inst.items()}
     sols = greedy(policy, reducer, tensors)
     res = imp.improve(tensors, sols, generator=torch.Generator().manual_seed(0), steps=8)
-    problem.check_solution(inst, res.solutions)
+    problem.check_solution(inst, _unpacked(problem, res.solutions))
     assert np.all(res.costs <= res.start_costs + 1e-9)
 
 
@@ -146,10 +152,10 @@ def test_two_opt_reaches_a_local_optimum(registry) -> None:
     two_opt = registry.get("improver", "2opt", "tsp")(problem)
     inst = problem.generate(3, 9, rng=np.random.default_rng(4))
     tensors = {k: torch.as_tensor(v) for k, v in inst.items()}
-    sols = [np.random.default_rng(i).permutation(9) for i in range(3)]
+    sols = torch.as_tensor(np.stack([np.random.default_rng(i).permutation(9) for i in range(3)]))
     res = two_opt.improve(tensors, sols, generator=torch.Generator())  # runs to convergence
     assert res.steps >= 1
-    for xy, tour in zip(inst["coords"], res.solutions):
+    for xy, tour in zip(inst["coords"], res.solutions.numpy()):
         assert _two_opt_optimal(xy, tour)
 
 
@@ -177,7 +183,7 @@ def test_or_opt_takes_the_best_chain_move(registry, n: int) -> None:
     or_opt = registry.get("improver", "oropt", "tsp")(problem)
     inst = problem.generate(4, n, rng=np.random.default_rng(n))
     tensors = {k: torch.as_tensor(v) for k, v in inst.items()}
-    sols = [np.random.default_rng(i).permutation(n) for i in range(4)]
+    sols = torch.as_tensor(np.stack([np.random.default_rng(i).permutation(n) for i in range(4)]))
     state = or_opt.start(tensors, sols)
     moved = or_opt.step(state, torch.Generator())
     dist = np.linalg.norm(inst["coords"][:, :, None] - inst["coords"][:, None], axis=-1)
@@ -188,8 +194,8 @@ def test_or_opt_takes_the_best_chain_move(registry, n: int) -> None:
         assert sorted(moved.tours[b].tolist()) == list(range(n))
     res = or_opt.improve(tensors, sols, generator=torch.Generator())  # to its local optimum
     for b in range(4):
-        assert _best_or_move(dist[b], list(res.solutions[b]), 3) > -1e-9
-    np.testing.assert_allclose(res.costs, problem.objective(inst, res.solutions))
+        assert _best_or_move(dist[b], res.solutions[b].tolist(), 3) > -1e-9
+    np.testing.assert_allclose(res.costs, problem.objective(inst, res.solutions.numpy()))
 
 
 def test_two_opt_on_tsplib_rounding(registry) -> None:
@@ -199,9 +205,9 @@ def test_two_opt_on_tsplib_rounding(registry) -> None:
     inst = problem.generate(2, 12, rng=np.random.default_rng(5))
     inst = {"coords": inst["coords"] * 100, "euc_2d": np.array([True, False])}
     tensors = {k: torch.as_tensor(v) for k, v in inst.items()}
-    sols = [np.arange(12), np.arange(12)]
+    sols = torch.arange(12).repeat(2, 1)  # (2, 12) packed
     res = two_opt.improve(tensors, sols, generator=torch.Generator())
-    np.testing.assert_allclose(res.costs, problem.objective(inst, res.solutions))
+    np.testing.assert_allclose(res.costs, problem.objective(inst, res.solutions.numpy()))
 
 
 def test_chain_takes_turns_and_never_worsens(registry) -> None:
@@ -226,3 +232,30 @@ def test_chain_takes_turns_and_never_worsens(registry) -> None:
 def test_an_improver_without_steps_is_abstract() -> None:
     with pytest.raises(TypeError):
         Improver(None)  # type: ignore[abstract]
+
+
+def test_chain_keeps_member_states_and_matches_restarting_from_scratch(registry) -> None:
+    """A chain hands solutions over with ``restart`` (2-opt keeps its distance matrix, the very
+    tensor) and ends exactly where starting every member afresh every round ends."""
+    problem = registry.problem("tsp")
+    rrc = next(e.obj for e in registry.entries("improver", "tsp") if e.obj.needs_policy)
+    _, reducer, policy, _ = _build(registry.entry("improver", "2opt", "tsp"), registry)
+    members = [rrc(problem, policy=policy, reducer=reducer),
+               registry.get("improver", "2opt", "tsp")(problem)]  # fmt: skip
+    chain = Chain(members)
+    _, tensors, sols = _start(problem, reducer, policy, 25, 3, 6)
+    state = chain.start(tensors, sols)
+    dist = state.states[1].dist
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(3):
+        state = chain.step(state, gen)
+        assert state.states[1].dist is dist  # kept, not rebuilt
+    gen = torch.Generator().manual_seed(0)
+    current = sols
+    for _ in range(3):
+        for m in members:
+            s = m.step(m.start(tensors, current), gen)
+            while m.stops and not m.converged(s):
+                s = m.step(s, gen)
+            current = m.solutions(s)
+    assert torch.equal(state.solutions, current)

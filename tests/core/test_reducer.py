@@ -106,6 +106,8 @@ def test_decoding_is_always_feasible(
         sols = beam_search(policy, red, problem, tensors, width, knn=knn)
     else:
         sols = greedy(policy, red, tensors, knn=knn)
+    assert sols.dtype == torch.long and sols.shape[0] == 3  # packed (B, L), -1 padded
+    sols = problem.unpack_solutions(sols.numpy())
     problem.check_solution(inst, sols)
     assert np.all(np.isfinite(problem.objective(inst, sols)))
 
@@ -210,3 +212,23 @@ def test_quotient_identity(entry: Entry, registry) -> None:
         _assert_same_batch(a, b, 1e-5)
 
     check()
+
+
+@pytest.mark.parametrize("entry", REDUCERS)
+@pytest.mark.parametrize("n", [6, 10])
+def test_packed_is_the_solutions_packed(entry: Entry, registry, n: int) -> None:
+    """``packed`` (what decoding hands on) is ``solutions`` in the problem's packed layout at
+    every step of an expert trajectory, on the state's device: ``unpack_solutions`` gives the
+    same solutions back, and the width is the longest solution's."""
+    problem, red, _, sols, tensors = _setup(entry, registry, n)
+    node, action = red.trajectory(tensors, torch.as_tensor(problem.pack_solutions(sols)))
+    for t in range(node.shape[1] + 1):
+        state = _stepped(red, tensors, node, action, t)
+        want = red.solutions(state)
+        got = red.packed(state)
+        assert got.dtype == torch.long and got.shape[0] == len(want)
+        assert got.shape[1] == max((len(s) for s in want), default=0)
+        assert ((got >= 0).long().diff(dim=1) <= 0).all()  # -1 only as right padding
+        back = problem.unpack_solutions(got.numpy())
+        for a, b in zip(back, want):
+            np.testing.assert_array_equal(a, b)

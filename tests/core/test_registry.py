@@ -139,6 +139,48 @@ def test_every_entry_resolves_to_a_class_of_its_name(registry: Registry) -> None
     assert {f.name for f in BUILTIN_FRAMES} <= set(registry.names("frame"))
 
 
+def test_group_by_name_or_short_name(registry: Registry) -> None:
+    from symco.core.symmetry import NodePermutation, SquareDihedral
+
+    assert registry.group("square-dihedral") is SquareDihedral
+    assert registry.group("d4") is SquareDihedral
+    assert registry.group("node-permutation") is NodePermutation
+    with pytest.raises(UnknownNameError, match="unknown group 'd5'") as err:
+        registry.group("d5")
+    message = str(err.value)
+    assert "\n" not in message and "square-dihedral (d4)" in message
+    assert "node-permutation," in message  # no label when the short name is the name
+
+
+def test_group_registered_name_wins_and_ambiguous_short_names_fail() -> None:
+    from symco.core.symmetry import SquareDihedral
+
+    class Cube(SquareDihedral):
+        name = "d4"  # a registered name equal to another group's short name
+
+    class Other(SquareDihedral):
+        name = "other-dihedral"
+        short_name = "od"
+
+    class Clash(SquareDihedral):
+        name = "clash-dihedral"
+        short_name = "od"
+
+    reg = _registry()
+    reg.add_group(SquareDihedral)
+    reg.add_group(Cube)
+    assert reg.group("d4") is Cube
+    reg.add_group(Other)
+    assert reg.group("od") is Other
+    with reg.scope("clashing", "clash 1.0"):
+        reg.add_group(Clash)
+    with pytest.raises(DuplicateNameError, match=r"'od' is claimed by .*'clash-dihedral'"):
+        reg.group("od")
+    empty = _registry()
+    with pytest.raises(UnknownNameError, match="registered: none"):
+        empty.group("d4")
+
+
 def test_lazy_entry_with_a_wrong_name_is_caught() -> None:
     reg = _registry()
     reg.add_lazy("group", "symco.core.symmetry.dihedral:SquareDihedral", name="d8")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from symco.core.cli import main
-from symco.core.errors import InvalidInstanceError
+from symco.core.errors import UsageError
 from symco.core.threads import (
     ENV,
     check_threads,
@@ -37,13 +37,13 @@ def test_default_is_the_usable_cores(monkeypatch: pytest.MonkeyPatch) -> None:
     [(0, "expected a thread count >= 1, got 0"), (-3, "got -3"), (10_000, "may use")],
 )
 def test_bad_counts_are_refused(value: int, message: str) -> None:
-    with pytest.raises(InvalidInstanceError, match=message):
+    with pytest.raises(UsageError, match=message):
         check_threads(value, "--threads")
 
 
 def test_env_must_be_an_integer(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(ENV, "many")
-    with pytest.raises(InvalidInstanceError, match="SYMCO_THREADS: expected an integer"):
+    with pytest.raises(UsageError, match="SYMCO_THREADS: expected an integer"):
         resolve_threads(None)
 
 
@@ -63,7 +63,7 @@ def test_pop_threads_takes_only_ours() -> None:
     )
     assert pop_threads(["--threads=1"]) == (1, [])
     assert pop_threads(["--config", "a.yaml"]) == (None, ["--config", "a.yaml"])
-    with pytest.raises(InvalidInstanceError, match="--threads: expected an integer, got 'x'"):
+    with pytest.raises(UsageError, match="--threads: expected an integer, got 'x'"):
         pop_threads(["--threads", "x"])
 
 

@@ -17,9 +17,8 @@ from symco.core.symmetry import (
     PCAFrame,
     TranslationScaleFrame,
     bounding_square,
-    neighbourhood_frame,
-    normalize_coords,
 )
+from symco.core.symmetry.frames import normalize_coords
 
 F64 = torch.float64
 
@@ -40,23 +39,24 @@ def test_bounding_square_by_hand() -> None:
     assert torch.equal(bounding_square(single)[1], torch.tensor([[[1e-9]]]))
 
 
-def test_normalize_coords_by_hand() -> None:
+def test_translation_scale_by_hand() -> None:
+    frame = TranslationScaleFrame()
     xy = torch.tensor([[[1.0, 1.0], [3.0, 2.0], [2.0, 1.5]]])
-    out, scale = normalize_coords(xy)
+    out, params = frame.canonicalize(xy)
     assert torch.equal(out, torch.tensor([[[0.0, 0.0], [1.0, 0.5], [0.5, 0.25]]]))
-    assert torch.equal(scale, torch.tensor([0.5]))
+    assert torch.equal(params.scale, torch.tensor([0.5]))
     valid = torch.tensor([[True, True, False]])
     xy2 = xy.clone()
     xy2[0, 2] = torch.tensor([100.0, -100.0])  # padding: ignored, then zeroed
-    out2, scale2 = normalize_coords(xy2, valid)
-    assert torch.equal(out2[0, :2], out[0, :2]) and torch.equal(scale2, scale)
+    out2, params2 = frame.canonicalize(xy2, valid)
+    assert torch.equal(out2[0, :2], out[0, :2]) and torch.equal(params2.scale, params.scale)
     assert torch.equal(out2[0, 2], torch.zeros(2))
     lo, span = bounding_square(xy2, valid)
     assert torch.equal(lo, torch.tensor([[[1.0, 1.0]]]))
     assert torch.equal(span, torch.tensor([[[2.0]]]))
 
 
-def test_normalize_coords_is_the_documented_arithmetic() -> None:
+def test_translation_scale_is_the_documented_arithmetic() -> None:
     gen = torch.Generator().manual_seed(0)
     xy = torch.rand(4, 9, 2, generator=gen) * 7 - 3
     valid = torch.rand(4, 9, generator=gen) > 0.3
@@ -65,25 +65,39 @@ def test_normalize_coords_is_the_documented_arithmetic() -> None:
     lo = torch.where(v, xy, float("inf")).amin(1, keepdim=True)
     hi = torch.where(v, xy, float("-inf")).amax(1, keepdim=True)
     span = (hi - lo).amax(dim=-1, keepdim=True).clamp_min(1e-9)
-    out, scale = normalize_coords(xy, valid)
+    out, params = TranslationScaleFrame().canonicalize(xy, valid)
     assert torch.equal(out, ((xy - lo) / span).masked_fill(~v, 0.0))
-    assert torch.equal(scale, 1.0 / span[:, 0, 0])
+    assert torch.equal(params.scale, 1.0 / span[:, 0, 0])
+    # the deprecated alias is the frame, bit for bit
+    alias, scale = normalize_coords(xy, valid)
+    assert torch.equal(alias, out) and torch.equal(scale, params.scale)
+    assert torch.equal(normalize_coords(xy)[0], TranslationScaleFrame().canonicalize(xy)[0])
+
+
+def test_neighbourhood_frame_is_the_documented_arithmetic() -> None:
+    gen = torch.Generator().manual_seed(1)
+    view = torch.rand(4, 7, 2, generator=gen) * 5 - 2  # the last point may lie outside
+    lo = view[:, :-1].amin(1, keepdim=True)
+    span = (view[:, :-1].amax(1, keepdim=True) - lo).amax(dim=-1, keepdim=True).clamp_min(1e-9)
+    out, params = NeighbourhoodFrame().canonicalize(view)
+    assert torch.equal(out, ((view - lo) / span).clamp(0.0, 1.0))
+    assert torch.equal(params.lo, lo) and torch.equal(params.span, span)
 
 
 def test_neighbourhood_frame_clamps_the_end() -> None:
+    frame = NeighbourhoodFrame()
     view = torch.tensor([[[0.0, 0.0], [0.5, 0.25], [1.0, 0.5], [9.0, -3.0]]])
-    out = neighbourhood_frame(view)
+    out = frame.canonicalize(view)[0]
     assert torch.equal(out[0, :3], torch.tensor([[0.0, 0.0], [0.5, 0.25], [1.0, 0.5]]))
     assert torch.equal(out[0, 3], torch.tensor([1.0, 0.0]))
     shifted = view * 2.0 + torch.tensor([3.0, -1.0])  # the frame removes translation and scale
-    assert torch.equal(neighbourhood_frame(shifted), out)
+    assert torch.equal(frame.canonicalize(shifted)[0], out)
 
 
 def test_neighbourhood_frame_class() -> None:
     view = torch.tensor([[[0.0, 0.0], [0.5, 0.25], [1.0, 0.5], [0.8, 0.1]]], dtype=F64)
     frame = NeighbourhoodFrame()
     canon, params = frame.canonicalize(view)
-    assert torch.equal(canon, neighbourhood_frame(view))
     torch.testing.assert_close(frame.restore(canon, params), view)  # nothing was clamped
     mask = torch.tensor([[True, True, False, True]])
     masked, _ = frame.canonicalize(view, mask)  # frame of the origin and neighbour 1 only

@@ -57,6 +57,34 @@ def test_builtins_are_named_constructible_and_registered() -> None:
         assert group.acts_on and repr(group).startswith(cls.__name__ + "(")
 
 
+def test_short_names() -> None:
+    """Every registered group has a short label, the square's dihedral group says "d4"; no
+    label is another group's registered name."""
+    assert SquareDihedral.short_name == "d4" and SquareDihedral().short_name == "d4"
+    assert NodePermutation.short_name == "node-permutation"  # defaults to the name
+    classes = [p.values[0].obj for p in GROUPS]
+    shorts = [cls.short_name for cls in classes]
+    names = {cls.name for cls in classes}
+    assert len(set(shorts)) == len(shorts)
+    assert all(short == cls.name or short not in names for short, cls in zip(shorts, classes))
+
+
+def test_short_name_follows_a_subclass_own_name() -> None:
+    class Wide(SquareDihedral):  # inherits the name, so the label too
+        pass
+
+    class Renamed(SquareDihedral):
+        name = "renamed-dihedral"
+
+    class Labelled(NodePermutation):
+        name = "labelled-permutation"
+        short_name = "lp"
+
+    assert Wide.short_name == "d4"
+    assert Renamed.short_name == "renamed-dihedral"
+    assert Labelled.short_name == "lp"
+
+
 @pytest.mark.parametrize("group", _instances())
 @settings(max_examples=10, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1))

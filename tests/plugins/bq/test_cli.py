@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 from pathlib import Path
 
 import pytest
@@ -36,9 +38,14 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_fit_then_evaluate(trained: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     monkeypatch.chdir(trained)
     assert _code(["fit", "--config", str(TINY)]) == 0
-    ckpts = sorted((trained / "runs" / "tiny").rglob("*.ckpt"))
+    ckpts = sorted((trained / "runs" / "tsp-tiny").rglob("*.ckpt"))
     assert ckpts, "fit wrote no checkpoint"
-    capsys.readouterr()
+    # the last line of fit names what it wrote: the best (with val/gap) and the last checkpoint
+    said = capsys.readouterr().out.splitlines()[-1]
+    match = re.fullmatch(r"checkpoints: best (\S+) \(val/gap (\S+)\), last (\S+)", said)
+    assert match, said
+    assert (trained / match[1]).is_file() and (trained / match[3]).name == "last.ckpt"
+    assert (trained / match[3]).is_file() and math.isfinite(float(match[2]))
     out = trained / "ev.jsonl"
     code = _code(["evaluate", "--ckpt", str(ckpts[-1]), "--instances", "data/tsp10_val.npz",
                   "--decode", "beam:2", "--out", str(out), "--threads", "1", "--workers", "1"])  # fmt: skip
@@ -48,12 +55,12 @@ def test_fit_then_evaluate(trained: Path, monkeypatch: pytest.MonkeyPatch, capsy
     assert {"name", "n", "cost", "solution", "time_s"} <= rows[0].keys()
     assert "gap % vs file" in capsys.readouterr().out  # the reference: the costs of the npz
     # resume continues the same run
-    last = trained / "runs" / "tiny" / "checkpoints" / "last.ckpt"
+    last = trained / "runs" / "tsp-tiny" / "checkpoints" / "last.ckpt"
     assert (
         _code(["fit", "--config", str(TINY), "--trainer.max_steps", "6", "--ckpt_path", str(last)])
         == 0
     )
-    metrics = sorted((trained / "runs" / "tiny" / "csv").glob("version_*/metrics.csv"))[
+    metrics = sorted((trained / "runs" / "tsp-tiny" / "csv").glob("version_*/metrics.csv"))[
         -1
     ].read_text()
     steps = [int(line.split(",")[1]) for line in metrics.splitlines()[1:]]
@@ -235,7 +242,7 @@ def test_fit_then_evaluate_other_problems(
         assert main(["data", "--problem", problem, "--size", "8", "--num", str(num), "--seed", str(seed),
                      "--solver", solver, "--workers", "1", "--quiet", "--out", f"data/{name}.npz"]) == 0  # fmt: skip
     assert _code(["fit", "--config", str(ROOT / "configs" / problem / "tiny.yaml")]) == 0
-    last = tmp_path / "runs" / "tiny" / "checkpoints" / "last.ckpt"
+    last = tmp_path / "runs" / f"{problem}-tiny" / "checkpoints" / "last.ckpt"
     assert last.is_file()
     out = tmp_path / "ev.jsonl"
     code = _code(["evaluate", "--ckpt", str(last), "--instances", f"data/{problem}10_val.npz",

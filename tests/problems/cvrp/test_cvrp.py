@@ -163,7 +163,7 @@ def test_write_read_round_trip(tmp_path: Path) -> None:
         ),
         (
             "NAME: x\nTYPE: CVRP\nDIMENSION: 3\nEDGE_WEIGHT_TYPE: EUC_2D\nCAPACITY: 5\nNODE_COORD_SECTION\n1 0 0\n2 1 1\n3 2 0\nEOF\n",
-            "no DEMAND section",
+            "no DEMAND_SECTION",
         ),
     ],
 )

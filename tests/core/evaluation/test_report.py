@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from symco.plugins.bq.evaluate import Item, gap_spread, summary_rows
+from symco.core.evaluation import Item, gap_spread, summary_rows
 from symco.problems.tsp.problem import TSP
 
 

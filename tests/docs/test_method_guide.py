@@ -1,5 +1,6 @@
-"""The README's reducer guide, executed: the hampath package is installed, labelled, trained by
-``symco fit``, checked by ``symco check-symmetry``, evaluated, and run through the contract tests."""
+"""The docs' reducer guide (docs/extending/method.md), executed: the hampath package is
+installed, labelled, trained by ``symco fit``, checked by ``symco check-symmetry``, evaluated, and
+run through the contract tests."""
 
 from __future__ import annotations
 
@@ -10,9 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from .test_readme_plugin import SYMCO, install_guide_package
-
-ROOT = Path(__file__).resolve().parents[1]
+from .sources import ROOT
+from .test_plugin_guide import SYMCO, install_guide_package
 
 
 @pytest.fixture(scope="module")

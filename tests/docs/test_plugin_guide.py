@@ -1,9 +1,9 @@
-"""The README's plugin guide, executed: its files are installed as a real package and used."""
+"""The plugin guide of the docs, executed: the files its ``# file: PATH`` blocks hold (README.md
+and docs/**/*.md) are installed as a real package and used."""
 
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+from .sources import code_blocks
+
 SYMCO = str(Path(sys.executable).with_name("symco"))
 
 
@@ -22,18 +23,19 @@ PACKAGES = {
 
 
 def guide_files() -> dict[str, str]:
-    """Code blocks of the README whose first line is ``# file: PATH``."""
-    blocks = re.findall(r"```[a-z]*\n(.*?)```", README.read_text(), flags=re.S)
-    files = {}
-    for block in blocks:
+    """Code blocks of the docs whose first line is ``# file: PATH``; one path, one text."""
+    files: dict[str, str] = {}
+    for where, block in code_blocks():
         first, _, rest = block.partition("\n")
         if first.startswith("# file: "):
-            files[first.removeprefix("# file: ").strip()] = rest
+            path = first.removeprefix("# file: ").strip()
+            assert files.get(path, rest) == rest, f"{where}: a second, different {path}"
+            files[path] = rest
     return files
 
 
 def guide_packages() -> dict[str, dict[str, str]]:
-    """The README's ``# file:`` blocks grouped by package folder: ``{folder: {name: text}}``."""
+    """The docs' ``# file:`` blocks grouped by package folder: ``{folder: {name: text}}``."""
     packages: dict[str, dict[str, str]] = {}
     for rel, text in guide_files().items():
         folder, _, name = rel.partition("/")
@@ -46,7 +48,7 @@ def test_guide_files_are_the_documented_packages() -> None:
 
 
 def install_guide_package(root: Path, folder: str) -> dict[str, str]:
-    """Write the README's files of ``folder`` under ``root`` and pip-install them into
+    """Write the docs' files of ``folder`` under ``root`` and pip-install them into
     ``root/site``; returns an environment whose ``PYTHONPATH`` sees the installed package."""
     for name, text in guide_packages()[folder].items():
         (root / folder / name).parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,262 @@
+"""``symco evaluate``: any model that declares a decoder, on files, datasets or fresh instances,
+beside references and baselines (added by the core's own plugin, like ``fit``).
+
+Arguments are checked before the model loads; the model is rebuilt from its checkpoint's class
+path; it decodes through its own :meth:`~symco.core.evaluation.methods.EvaluatedModel.decoder`
+(+ augmentation by a finite group of the problem, + improvers); the problem's objective scores
+every solution; the table, JSONL and plots are written at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from symco.core.errors import SymcoError, UnknownNameError, UsageError
+from symco.core.manager import PluginManager
+from symco.core.options import (
+    add_threads_option,
+    nonneg_int,
+    parse_sizes,
+    positive_float,
+    positive_int,
+)
+from symco.core.registry import Registry
+
+__all__ = ["add_evaluate_command", "cmd_evaluate"]
+
+
+def _check_limits(args: argparse.Namespace) -> None:
+    if args.improve is None:
+        for flag, value in (
+            ("--improve-steps", args.improve_steps),
+            ("--time-limit", args.time_limit),
+        ):
+            if value is not None:
+                raise UsageError(f"{flag}: only with --improve NAME")
+    if args.stages and args.augment is None and args.improve is None:
+        raise UsageError(
+            "--stages: give --augment GROUP and/or --improve NAME (the stages to show)"
+        )
+    if not args.instances and not args.generate:
+        raise UsageError("give instance files with --instances, or --generate SIZE:NUM")
+
+
+def _augment_group(registry: Registry, name: str | None, problem: Any) -> Any:
+    """The ``--augment`` group (a registered name or a group's short name), checked against the
+    problem's declared invariances."""
+    if name is None:
+        return None
+    from symco.core.decoding import augmentation_key
+
+    try:
+        group = registry.group(name)()
+    except UnknownNameError as exc:
+        raise UsageError(f"--augment: {exc}") from None
+    try:
+        augmentation_key(problem, group)
+    except SymcoError as exc:
+        raise UsageError(f"--augment: {exc}") from None
+    return group
+
+
+def _improvement(args: argparse.Namespace, registry: Registry, model: Any) -> Any:
+    """The ``--improve`` chain for the model's problem (``None`` without ``--improve``)."""
+    from symco.core.evaluation.methods import Improvement, improvers_for
+
+    if args.improve is None:
+        return None
+    problem = model.problem
+    known = registry.names("improver", problem.name)
+    names = args.improve.split("+")
+    for name in names:
+        if name not in known:
+            have = ", ".join(known) or "none"
+            raise UsageError(
+                f"--improve: no improver {name!r} for {problem.name} (its improvers: {have})"
+            )
+    members = improvers_for(registry, model, names, args.knn)
+    improvement = Improvement(members, args.improve_steps, args.time_limit, args.seed)
+    if args.improve_steps is None and args.time_limit is None and not improvement.improver.stops:
+        raise UsageError(
+            f"--improve {args.improve}: give --improve-steps N or --time-limit S (it does not "
+            "stop on its own)"
+        )
+    return improvement
+
+
+def _items(args: argparse.Namespace, registry: Registry, problem: Any, sizes: Any) -> list[Any]:
+    """Files/datasets, then generated instances; every one of the model's problem."""
+    from symco.core.evaluation.inputs import Item, generate_inputs, load_inputs
+
+    loaded = load_inputs(registry, args.instances, problem.name)
+    loaded += generate_inputs(problem, sizes, args.seed) if sizes else []
+    wrong = [x.name for x in loaded if x.problem.name != problem.name]
+    if wrong:
+        raise UsageError(
+            f"{wrong[0]}: not a {problem.name} instance (the model solves {problem.name})"
+        )
+    return [Item.of(x) for x in loaded]
+
+
+def _fill_references(
+    args: argparse.Namespace, pm: PluginManager, registry: Registry, items: list[Any]
+) -> None:
+    """Solve the instances without a known reference with the reference solver."""
+    from symco.core.evaluation.methods import solve_items
+    from symco.core.solver import resolve_solver
+
+    todo = [it for it in items if it.reference is None]
+    if args.reference == "none" or not todo:
+        return
+    largest = max(it.size for it in todo)
+    ref_cls = resolve_solver(pm, registry, todo[0].problem, args.reference, largest)
+    solve_items(ref_cls, {"seed": 0}, todo, args.workers, "reference", quiet=args.quiet)
+    for it in todo:
+        it.reference = it.results.pop("reference")["cost"]
+        it.reference_by = ref_cls.name
+
+
+def cmd_evaluate(args: argparse.Namespace, pm: PluginManager, registry: Registry) -> int:
+    import torch
+
+    from symco.core.evaluation.methods import run_methods
+    from symco.core.evaluation.report import gap_header, plot_items, summary_rows, write_jsonl
+    from symco.core.manager import shipped_models
+    from symco.core.table import format_table
+    from symco.core.training.checkpoints import load_model
+
+    sizes = parse_sizes(args.generate) if args.generate else []  # before anything loads
+    _check_limits(args)
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise UsageError(f"--device: {args.device} requested, but CUDA is not available")
+    loaded = load_model(args.ckpt, shipped_models(pm), registry)
+    module = loaded.module
+    if not callable(getattr(module, "decoder", None)):
+        raise UsageError(
+            f"--ckpt {args.ckpt}: {type(module).__name__} declares no decoder (symco evaluate "
+            "runs models with a decoder() method)"
+        )
+    module.to(args.device)
+    problem = module.problem
+    try:
+        module.decoder(args.decode, knn=args.knn)
+    except ValueError as exc:
+        raise UsageError(f"--decode: {exc}") from None
+    group = _augment_group(registry, args.augment, problem)
+    improvement = _improvement(args, registry, module)
+    items = _items(args, registry, problem, sizes)
+    _fill_references(args, pm, registry, items)
+    methods = run_methods(
+        module,
+        loaded.name,
+        registry,
+        items,
+        [args.decode],
+        knn=args.knn,
+        batch_size=args.batch_size,
+        baselines=args.baselines,
+        baseline_time_limit=args.baseline_time_limit,
+        workers=args.workers,
+        augment=group,
+        improvement=improvement,
+        stages=args.stages,
+        quiet=args.quiet,
+    )
+    head = ["problem", "n", "instances", "method", "mean cost", gap_header(items), "s/instance"]
+    knn = module.decoder(args.decode, knn=args.knn).knn
+    spread = improvement is not None  # where instances can stall: the distribution, not the mean
+    head += ["gap median / p90 / max"] if spread else []
+    print(format_table(head, summary_rows(items, methods, knn, spread=spread)))
+    model_methods = [m for m in methods if m.startswith(f"{loaded.name} ")]
+    main = model_methods[-1]  # the whole pipeline
+    if args.out:
+        count = write_jsonl(args.out, items, main, [m for m in methods if m != main])
+        print(f"wrote {args.out}: {count} lines")
+    if args.plot:
+        files = plot_items(items, main, Path(args.plot), args.plot_max)
+        print(f"wrote {len(files)} plots to {args.plot}")
+    return 0
+
+
+def add_evaluate_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``symco evaluate`` (added by the core's own plugin)."""
+    p = subparsers.add_parser(
+        "evaluate", help="decode instances with a trained model; gaps per size, with baselines"
+    )
+    p.add_argument(
+        "--ckpt", required=True, help="checkpoint path or shipped model name (see `symco models`)"
+    )
+    p.add_argument(
+        "--instances",
+        nargs="+",
+        default=[],
+        metavar="PATH",
+        help=".npz datasets, TSPLIB files or directories",
+    )
+    p.add_argument(
+        "--generate", default=None, metavar="SIZE:NUM,...", help="also evaluate fresh instances"
+    )
+    p.add_argument("--seed", type=nonneg_int, default=0, help="seed of --generate and --improve")
+    p.add_argument("--decode", default="greedy", help="the model's decoding (BQ: greedy or beam:W)")
+    p.add_argument(
+        "--augment",
+        default=None,
+        metavar="GROUP",
+        help="decode every image of each instance under a finite symmetry group of the problem "
+        "and keep the best (d4: the 8 symmetries of the unit square)",
+    )
+    p.add_argument(
+        "--knn", type=positive_int, default=None, help="restrict each state to the K nearest nodes"
+    )
+    p.add_argument("--batch-size", type=positive_int, default=64, help="instances decoded together")
+    p.add_argument(
+        "--baselines", action="store_true", help="also run the problem's baseline solvers"
+    )
+    p.add_argument(
+        "--baseline-time-limit",
+        type=positive_float,
+        default=1.0,
+        help="seconds for anytime baselines",
+    )
+    p.add_argument(
+        "--reference",
+        default=None,
+        help="solver for missing references (default: strongest installed; 'none' to skip)",
+    )
+    p.add_argument("--workers", type=positive_int, default=2, help="solver processes")
+    p.add_argument(
+        "--improve",
+        default=None,
+        metavar="NAME[+NAME...]",
+        help="improve each solution after decoding with the problem's improvers, taking turns "
+        "(rrc: random re-construction with the model; tsp also: 2opt, oropt, e.g. rrc+2opt)",
+    )
+    p.add_argument(
+        "--improve-steps",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="improvement steps per batch (reproducible with --seed)",
+    )
+    p.add_argument(
+        "--time-limit",
+        type=positive_float,
+        default=None,
+        metavar="S",
+        help="seconds per instance for decoding plus improvement (whichever of the limits "
+        "comes first)",
+    )
+    p.add_argument(
+        "--stages",
+        action="store_true",
+        help="one row per stage of the pipeline: the decoding alone, + --augment, + --improve",
+    )
+    add_threads_option(p)
+    p.add_argument("--device", default="cpu", help="torch device to decode on (cpu, cuda, ...)")
+    p.add_argument("--out", default=None, help="one JSON line per instance")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--plot", default=None, metavar="DIR", help="draw solutions as PNG")
+    p.add_argument("--plot-max", type=positive_int, default=4, help="plots per size")
+    p.set_defaults(handler=cmd_evaluate)

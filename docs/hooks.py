@@ -1,0 +1,293 @@
+"""MkDocs hooks of symco's documentation site.
+
+Two jobs:
+
+- **Benchmark tables from the measured results.** A line ``<!-- benchmark: KIND FILE -->`` in a
+  page is replaced, at build time, by a markdown table rendered from
+  ``benchmarks/results/FILE`` by the renderer ``KIND`` (see :data:`RENDERERS`), so the tables
+  of the docs are the numbers of the JSON files and cannot drift from them. An unknown kind or a
+  missing file fails the build.
+- **API pages from the sources.** The package ``symco`` is the repository root (setuptools'
+  ``package-dir``), and ``core/`` has no ``__init__.py``; mkdocstrings (griffe) finds neither
+  through an editable install, so the Python sources are copied into a temporary ``symco/``
+  folder (with empty ``__init__.py`` files where a folder has none) that is put on ``sys.path``
+  for the build.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+PLACEHOLDER = re.compile(r"^<!-- benchmark: (\S+) (\S+) -->$", flags=re.M)
+_TEMP: list[str] = []
+
+
+# --------------------------------------------------------------------------------- formatting
+
+
+def _pct(x: float | None) -> str:
+    return "" if x is None else f"{x:.2f}%"
+
+
+def _secs(x: float | None) -> str:
+    if x is None:
+        return ""
+    if x < 0.01:
+        return f"{x * 1000:.1f} ms"
+    return f"{x:.3f} s" if x < 0.1 else f"{x:.2f} s" if x < 10 else f"{x:.1f} s"
+
+
+def _num(x: float) -> str:
+    return f"{x:.3g}" if abs(x) < 1000 else f"{x:,.0f}"
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    """A markdown table; ``|`` inside cells is escaped."""
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+
+    return "\n".join([line(header), "|" + "---|" * len(header), *map(line, rows)])
+
+
+def _set_name(problem: str, size: Any, instances: int, knn: Any = None, name: str = "") -> str:
+    name = name or f"{problem.upper()}{size} ({instances})"
+    return f"{name}, kNN {knn}" if knn else name
+
+
+# --------------------------------------------------------------------------------- renderers
+
+
+def render_labels(data: dict) -> str:
+    """Solver label quality and throughput (``benchmarks/labels.py``): one row per solver,
+    one column per size with the gap to the reference and instances per second."""
+    sizes = sorted({r["size"] for r in data["results"]})
+    solvers = list(dict.fromkeys(r["solver"] for r in data["results"]))
+    cell = {(r["solver"], r["size"]): r for r in data["results"]}
+    rows = []
+    for s in solvers:
+        row = [f"`{s}`"]
+        for n in sizes:
+            r = cell.get((s, n))
+            row.append(f"{_pct(r['mean_gap_percent'])}, {r['instances_per_s']:.1f}/s" if r else "")
+        rows.append(row)
+    ref = data["results"][0]["reference"]
+    header = ["solver", *(f"TSP{n}: gap to {ref}, inst/s" for n in sizes)]
+    return table(header, rows)
+
+
+def render_quality(data: dict) -> str:
+    """Model quality against baselines (``benchmarks/bq_tsp.py`` / ``bq_problems.py quality``):
+    one row per test set, one column per method (mean gap to the reference, seconds/instance)."""
+    results = data["results"]
+    methods = list(dict.fromkeys(r["method"].replace(" knn100", "") for r in results))
+    problem = data.get("problem", "tsp")
+    sets: dict[Any, dict[str, dict]] = {}
+    for r in results:
+        sets.setdefault(r["size"], {})[r["method"].replace(" knn100", "")] = r
+    rows = []
+    for size, by_method in sets.items():
+        counts = sorted({r["instances"] for r in by_method.values()})
+        if isinstance(size, int):
+            name = f"{problem.upper()}{size}"
+        else:
+            name = {"tsplib": "TSPLIB", "files": "CVRPLIB files"}.get(size, str(size))
+        name += " (" + " / ".join(map(str, counts)) + ")"
+        if any("knn" in r["method"] for r in results if r["size"] == size):
+            name += f", kNN {data['knn']}"
+        row = [name]
+        for m in methods:
+            r = by_method.get(m)
+            if r is None:
+                row.append("")
+            elif "s_per_instance" in r:
+                row.append(f"{_pct(r['mean_gap_percent'])}, {_secs(r['s_per_instance'])}")
+            else:
+                row.append(_pct(r["mean_gap_percent"]))
+        rows.append(row)
+    return table(["set (instances)", *methods], rows)
+
+
+def render_augment(data: dict) -> str:
+    """Greedy against greedy + d4 test-time augmentation (``benchmarks/augment.py``)."""
+    rows = [
+        [
+            _set_name(r["problem"], r["size"], r["instances"], r["knn"]),
+            f"{_pct(r['greedy_gap_percent'])}, {_secs(r['greedy_s_per_instance'])}",
+            f"{_pct(r['d4_gap_percent'])}, {_secs(r['d4_s_per_instance'])}",
+            f"{r['gap_ratio']:.1f}x",
+            f"{r['time_ratio']:.1f}x",
+        ]
+        for r in data["results"]
+    ]
+    header = ["set", "greedy gap, time/inst", "greedy + d4 gap, time/inst", "gap cut", "time"]
+    return table(header, rows)
+
+
+def render_improve(data: dict) -> str:
+    """Anytime improvement (``benchmarks/improve.py``): per set, the greedy start and, per
+    method, the mean gap at each time limit (seconds per instance, construction included)."""
+    results = data["results"]
+    methods = list(dict.fromkeys(m for r in results for m in r["methods"]))
+    rows = []
+    for r in results:
+        model = f" `{r['model']}`" if r.get("model") else ""
+        where = _set_name(r["problem"], r["size"], r["instances"], r["knn"], r.get("name", ""))
+        row = [where + model]
+        row.append(f"{_pct(r['greedy']['gap_percent'])}, {_secs(r['greedy']['s_per_instance'])}")
+        for m in methods:
+            points = r["methods"].get(m, {}).get("points", [])
+            if not points:
+                row.append("")
+            elif len(points) == 1:
+                p = points[0]
+                row.append(f"{_pct(p['gap_percent'])}, {_secs(p['s_per_instance'])}")
+            else:
+                gaps = " / ".join(f"{p['gap_percent']:.2f}" for p in points)
+                times = " / ".join(f"{p['s_per_instance']:g}" for p in points)
+                row.append(f"{gaps}% at {times} s")
+        rows.append(row)
+    return table(["set", "greedy", *(m.removeprefix("greedy ") for m in methods)], rows)
+
+
+def render_fernn(data: dict) -> str:
+    """FERNN against the G-RNN on moving digits (``benchmarks/fernn.py``): test MSE x 1e-3,
+    mean over the predicted frames, and per test velocity."""
+    models = data["models"]
+    velocities = sorted({int(v) for m in models.values() for v in m["velocity_mse"]})
+    rows = []
+    for m in models.values():
+        mse10 = sum(m["mse_per_step_10"]) / len(m["mse_per_step_10"])
+        mse30 = sum(m["mse_per_step_30"]) / len(m["mse_per_step_30"])
+        vel = {int(k): v for k, v in m["velocity_mse"].items()}
+        rows.append(
+            [m["label"], f"{mse10 * 1e3:.2f}", f"{mse30 * 1e3:.2f}"]
+            + [f"{vel[v] * 1e3:.3g}" for v in velocities]
+        )
+    header = ["model", "10 predicted", "30 predicted", *(f"vx = {v}" for v in velocities)]
+    return table(header, rows)
+
+
+def render_nbody(data: dict) -> str:
+    """n-body models at equal CPU time (``benchmarks/nbody.py``): test MSE at the best
+    validation, steps made in the budget, throughput."""
+    rows = [
+        [
+            f"`{name}`",
+            r["data"],
+            f"{r['test_mse']:.5f}",
+            f"{r['steps']:,}",
+            f"{r['ms_per_step']:.2f}",
+            _num(r["samples_per_s"]),
+            f"{r['parameters']:,}",
+        ]
+        for name, r in data["runs"].items()
+    ]
+    header = ["run", "data", "test MSE", "steps", "ms/step", "samples/s", "parameters"]
+    budget = data["settings"]["budget"]
+    return f"Budget: {budget:g} CPU seconds of training per run.\n\n" + table(header, rows)
+
+
+def render_spe(data: dict) -> str:
+    """Test MAE of the ZINC regression per positional encoding (``benchmarks/spe.py mae``)."""
+    rows = [
+        [
+            f"`{name}`",
+            f"{r['test_mae']:.4f}",
+            f"{r['best_val_mae']:.4f}",
+            f"{r['params']:,}",
+            f"{r['fit_seconds']:.0f}",
+        ]
+        for name, r in data["results"].items()
+    ]
+    return table(["encoding", "test MAE", "best val MAE", "parameters", "fit s"], rows)
+
+
+def render_perceiver(data: dict) -> str:
+    """Per-step decoding cost of the policies (``benchmarks/perceiver.py``)."""
+    rows = [
+        [
+            r["policy"],
+            f"{r['n']:,}",
+            str(r["knn"] or ""),
+            f"{r['ms_per_step']:.1f}",
+            _secs(r.get("decode_s")) if r.get("decode_s") is not None else "",
+        ]
+        for r in data["decoding"]
+    ]
+    return table(["policy", "nodes", "kNN", "ms per step", "greedy decode"], rows)
+
+
+RENDERERS: dict[str, Callable[[dict], str]] = {
+    "labels": render_labels,
+    "quality": render_quality,
+    "augment": render_augment,
+    "improve": render_improve,
+    "fernn": render_fernn,
+    "nbody": render_nbody,
+    "spe": render_spe,
+    "perceiver": render_perceiver,
+}
+
+
+def render(kind: str, filename: str, results: Path = RESULTS) -> str:
+    """The table of ``kind`` for ``results/filename``, with a line naming its source."""
+    if kind not in RENDERERS:
+        raise ValueError(f"unknown benchmark table {kind!r}; known: {sorted(RENDERERS)}")
+    path = results / filename
+    if path.parent != results or path.suffix != ".json":
+        raise ValueError(f"{filename}: must be a .json file of benchmarks/results/")
+    data = json.loads(path.read_text())
+    source = f"*Generated from `benchmarks/results/{filename}`.*"
+    return RENDERERS[kind](data) + "\n\n" + source
+
+
+def expand(markdown: str, results: Path = RESULTS) -> str:
+    """``markdown`` with every ``<!-- benchmark: KIND FILE -->`` line replaced by its table."""
+    return PLACEHOLDER.sub(lambda m: render(m.group(1), m.group(2), results), markdown)
+
+
+# ------------------------------------------------------------------------------ MkDocs events
+
+
+def on_startup(command: str, dirty: bool) -> None:
+    """Copy the Python sources into a temporary ``symco/`` package on ``sys.path``."""
+    tmp = tempfile.mkdtemp(prefix="symco-docs-")
+    _TEMP.append(tmp)
+    pkg = Path(tmp) / "symco"
+    pkg.mkdir()
+    shutil.copy(ROOT / "__init__.py", pkg / "__init__.py")
+
+    def python_only(folder: str, names: list[str]) -> list[str]:
+        return [
+            n
+            for n in names
+            if n == "__pycache__" or not (n.endswith(".py") or (Path(folder) / n).is_dir())
+        ]
+
+    for sub in ("core", "problems", "plugins", "encodings"):
+        shutil.copytree(ROOT / sub, pkg / sub, ignore=python_only)
+    for folder in [p for p in pkg.rglob("*") if p.is_dir()]:
+        (folder / "__init__.py").touch()
+    sys.path.insert(0, tmp)
+
+
+def on_shutdown() -> None:
+    while _TEMP:
+        tmp = _TEMP.pop()
+        if tmp in sys.path:
+            sys.path.remove(tmp)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
+    return expand(markdown)
