@@ -6,10 +6,10 @@
 Issue 27 made solutions one packed ``(B, L)`` int64 tensor from the decoder through every
 improver (no NumPy round trip per step) and made a ``Chain`` keep each member's state across
 rounds (2-opt keeps its distance matrix). This measures what that buys: the shipped ``bq-tsp``
-decodes greedy tours of seeded uniform instances, then ``rrc`` and ``rrc+2opt`` (built as
-``symco evaluate --improve`` builds them: a random D4 view per segment, kNN 100 at 1,000 nodes)
-run a fixed number of steps; steps per second = steps / the improver's wall time. The earlier
-commit runs in a subprocess from a ``git worktree`` of it (its own ``symco`` first on
+and ``bq-cvrp`` decode greedy solutions of seeded uniform instances, then ``rrc`` and
+``rrc+2opt`` (built as ``symco evaluate --improve`` builds them: a random D4 view per segment,
+kNN 100 at 1,000 nodes) run a fixed number of steps; steps per second = steps / the improver's
+wall time. The earlier commit runs in a subprocess from a ``git worktree`` of it (its own ``symco`` first on
 ``PYTHONPATH``), on the same instances, seeds and thread count, alternating with this tree
 (``--repeats`` times each; the best run of each is reported, the others too).
 """
@@ -27,9 +27,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CASES = [  # (nodes, batch, steps, knn, improvers)
-    (100, 32, 12, None, ("rrc", "rrc+2opt")),
-    (1000, 4, 6, 100, ("rrc",)),  # 2-opt to convergence at 1,000 nodes takes minutes a round
+CASES = [  # (model, nodes, batch, steps, knn, improvers)
+    ("bq-tsp", 100, 32, 12, None, ("rrc", "rrc+2opt")),
+    ("bq-tsp", 1000, 4, 6, 100, ("rrc",)),  # 2-opt to convergence at 1,000 nodes: minutes
+    ("bq-cvrp", 100, 32, 6, None, ("rrc",)),
 ]
 
 
@@ -45,27 +46,27 @@ def measure(threads: int) -> list[dict]:
 
     pm = get_plugin_manager()
     registry = build_registry(pm)
-    module = load_model("bq-tsp", shipped_models(pm), registry).module
     try:  # this tree: the core builds improvers
         from symco.core.evaluation import improvers_for
 
-        def build(names: list[str], knn: int | None) -> list:
+        def build(module, names: list[str], knn: int | None) -> list:
             return improvers_for(registry, module, names, knn)
     except ImportError:  # before: the BQ plugin did
         from symco.plugins.bq.evaluate import build_improver
 
-        def build(names: list[str], knn: int | None) -> list:
+        def build(module, names: list[str], knn: int | None) -> list:
             return [build_improver(registry, module, n, knn) for n in names]
 
     from symco.core.improver import Chain
 
     rows = []
-    for n, b, steps, knn, improvers in CASES:
+    for model, n, b, steps, knn, improvers in CASES:
+        module = load_model(model, shipped_models(pm), registry).module
         inst = module.problem.generate(b, n, rng=np.random.default_rng([7, n]))
         tensors = {k: torch.as_tensor(v) for k, v in inst.items()}
         start = greedy(module.policy, module.reducer, tensors, knn=knn)
         for spec in improvers:
-            members = build(spec.split("+"), knn)
+            members = build(module, spec.split("+"), knn)
             imp = members[0] if len(members) == 1 else Chain(members)
             t0 = time.perf_counter()
             res = imp.improve(
@@ -74,7 +75,7 @@ def measure(threads: int) -> list[dict]:
             wall = time.perf_counter() - t0
             costs = np.asarray(res.costs, dtype=float)
             rows.append({
-                "n": n, "batch": b, "improver": spec, "steps": res.steps, "seconds": wall,
+                "model": model, "n": n, "batch": b, "improver": spec, "steps": res.steps, "seconds": wall,
                 "steps_per_s": res.steps / wall, "mean_cost": float(costs.mean()),
                 "mean_start_cost": float(np.asarray(res.start_costs, dtype=float).mean()),
             })  # fmt: skip
@@ -131,7 +132,7 @@ def main() -> None:
         best = {k: max(run[i]["steps_per_s"] for run in runs[k]) for k in runs}
         row = runs["after"][0][i]
         table.append({
-            "n": n, "batch": b, "improver": row["improver"],
+            "model": row["model"], "n": n, "batch": b, "improver": row["improver"],
             "steps_per_s_before": best["before"], "steps_per_s_after": best["after"],
             "speedup": best["after"] / best["before"],
             "all_before": [run[i]["steps_per_s"] for run in runs["before"]],
@@ -139,7 +140,7 @@ def main() -> None:
             "mean_cost_before": runs["before"][0][i]["mean_cost"],
             "mean_cost_after": row["mean_cost"],
         })  # fmt: skip
-        print(f"TSP{n} B={b} {row['improver']:9s} steps/s before {best['before']:7.2f}  "
+        print(f"{row['model']} n={n} B={b} {row['improver']:9s} steps/s before {best['before']:7.2f}  "
               f"after {best['after']:7.2f}  x{best['after'] / best['before']:.2f}")  # fmt: skip
     result = {
         "benchmark": "improve_steps", "before": args.before, "threads": args.threads,

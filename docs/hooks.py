@@ -227,6 +227,25 @@ def render_perceiver(data: dict) -> str:
     return table(["policy", "nodes", "kNN", "ms per step", "greedy decode"], rows)
 
 
+def render_improve_steps(data: dict) -> str:
+    """Improvement steps per second against an earlier commit (``benchmarks/improve_steps.py``):
+    the best of the alternating runs of each."""
+    rows = [
+        [
+            r.get("model", "bq-tsp"),
+            f"{r['n']:,}",
+            str(r["batch"]),
+            r["improver"],
+            f"{r['steps_per_s_before']:.2f}",
+            f"{r['steps_per_s_after']:.2f}",
+            f"x{r['speedup']:.2f}",
+        ]
+        for r in data["rows"]
+    ]
+    before = f"steps/s at {data['before']}"
+    return table(["model", "nodes", "batch", "improver", before, "steps/s now", "speed-up"], rows)
+
+
 RENDERERS: dict[str, Callable[[dict], str]] = {
     "labels": render_labels,
     "quality": render_quality,
@@ -236,6 +255,7 @@ RENDERERS: dict[str, Callable[[dict], str]] = {
     "nbody": render_nbody,
     "spe": render_spe,
     "perceiver": render_perceiver,
+    "improve_steps": render_improve_steps,
 }
 
 

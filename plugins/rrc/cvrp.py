@@ -11,6 +11,10 @@ decoded as the small instance ``[depot, o, c_1..c_K]`` from the partial solution
 the depot-to-``o`` leg is the same before and after, so comparing the small instance's
 objective compares the tails. ``K`` is drawn once per step (one state size for the batch), and
 ``candidates`` proposals per instance are decoded together; the best improving one is kept.
+
+Everything stays on the tensors' device: a solution is its packed giant tour ``(B, L)`` (``-1``
+padded), routes are numbered by the depots before them, and re-ordering and reversing routes is
+one sort of the customers by ``(new route position, position within the route)``.
 """
 
 from __future__ import annotations
@@ -19,7 +23,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
-import numpy as np
 import torch
 from torch import Tensor
 
@@ -29,16 +32,45 @@ from symco.core.reducer import SymmetryReducer
 from symco.core.symmetry.group import Group
 from symco.core.tensors import gather_rows
 from symco.plugins.rrc.reconstruct import Proposal, Rebuilt, Reconstruction, in_float64, rows_of
-from symco.problems.cvrp.problem import join_routes, split_routes
 
 
 @dataclass(frozen=True)
 class RoutesState:
-    """``instances`` (float64 coordinates), ``solutions`` (giant tours), ``cost`` (B,) float64."""
+    """``instances`` (float64 coordinates), ``tours`` (B, L) long canonical giant tours
+    (:func:`canonical_tours`), ``cost`` (B,) float64."""
 
     instances: dict[str, Tensor]
-    solutions: list[np.ndarray]
+    tours: Tensor
     cost: Tensor
+
+
+def compact(x: Tensor, keep: Tensor, fill: int = -1) -> Tensor:
+    """The ``keep`` entries of each row of ``x`` (B, L), in order, left-aligned, padded with
+    ``fill`` to the longest row's count."""
+    order = torch.sort((~keep).long(), dim=1, stable=True).indices  # kept first, in order
+    out = torch.where(keep, x, fill).gather(1, order)
+    return out[:, : int(keep.sum(dim=1).max()) if x.shape[1] else 0]
+
+
+def canonical_tours(tours: Tensor) -> Tensor:
+    """Giant tours ``[0, route 1..., 0, route 2..., ...]`` (``-1`` padded) of packed solutions:
+    padding anywhere and empty routes (a depot not followed by a customer) dropped."""
+    s = compact(tours, tours >= 0)  # (B, L') no holes
+    nxt = torch.cat([s[:, 1:], s.new_full((s.shape[0], 1), -1)], dim=1)
+    return compact(s, (s > 0) | ((s == 0) & (nxt > 0)))
+
+
+def with_depots(customers: Tensor, starts: Tensor) -> Tensor:
+    """``customers`` (R, T) with the depot ``0`` put before every position where ``starts``
+    (R, T) bool is set: a customer moves right by the route starts up to and at it."""
+    r, t = customers.shape
+    shift = starts.long().cumsum(dim=1)  # (R, T)
+    pos = torch.arange(t, device=customers.device) + shift
+    width = t + (int(shift[:, -1].max()) if t else 0)
+    out = customers.new_full((r, width + 1), -1)  # column `width`: where no depot goes
+    out.scatter_(1, pos, customers)
+    out.scatter_(1, torch.where(starts, pos - 1, width), 0)
+    return out[:, :width]
 
 
 class CVRPReconstruction(Reconstruction[RoutesState]):
@@ -75,105 +107,123 @@ class CVRPReconstruction(Reconstruction[RoutesState]):
 
     def start(self, instances: Mapping[str, Tensor], solutions: Tensor) -> RoutesState:
         exact = in_float64(instances)
-        # routes are cut and re-ordered on the host (a route list per instance)
-        unpacked = self.prob.unpack_solutions(solutions.cpu().numpy())
-        sols = [join_routes(split_routes(s)) for s in unpacked]  # canonical: no empty routes
-        cost = self.prob.objective_torch(exact, self._packed(sols, exact))
-        return RoutesState(exact, sols, cost)
+        tours = canonical_tours(solutions.long().to(exact["coords"].device))
+        return RoutesState(exact, tours, self.prob.objective_torch(exact, tours))
 
-    def _packed(self, sols: list[np.ndarray], instances: Mapping[str, Tensor]) -> Tensor:
-        return torch.as_tensor(self.prob.pack_solutions(sols), device=instances["coords"].device)
+    def restart(
+        self, state: RoutesState, instances: Mapping[str, Tensor], solutions: Tensor
+    ) -> RoutesState:
+        tours = canonical_tours(solutions.long().to(state.tours.device))
+        return replace(state, tours=tours, cost=self.prob.objective_torch(state.instances, tours))
 
     def costs(self, state: RoutesState) -> Tensor:
         return state.cost
 
     def solutions(self, state: RoutesState) -> Tensor:
-        return self._packed(state.solutions, state.instances)
+        return state.tours
 
     def converged(self, state: RoutesState) -> bool:
         return state.instances["coords"].shape[1] < 3  # one customer: nothing to re-order
 
     def propose(self, state: RoutesState, generator: torch.Generator) -> Proposal:
-        inst = state.instances
+        inst, s = state.instances, state.tours
         coords, demands = inst["coords"], inst["demands"]
-        n = coords.shape[1] - 1  # customers
+        b, n = coords.shape[0], coords.shape[1] - 1  # customers
         dev = coords.device
         if n < 2:
             empty = torch.zeros(0, dtype=torch.long, device=dev)
             return Proposal({}, empty[:, None], empty[:, None], empty, {})
         hi = min(self.max_length, n - 1)
         k = int(torch.randint(min(self.min_length, hi), hi + 1, (1,), generator=generator))
-        xy, dem = coords.cpu().numpy(), demands.cpu().numpy()
-        seed = int(torch.randint(0, 2**62, (1,), generator=generator))
-        rng = np.random.default_rng(seed)  # host-side choices, drawn from the generator's seed
-        owner, prefixes, windows, used, tails = [], [], [], [], []
-        for b, sol in enumerate(state.solutions):
-            routes = split_routes(sol)
-            centre = np.stack([xy[b, r].mean(axis=0) for r in routes]) - xy[b, 0]
-            by_angle = np.argsort(np.arctan2(centre[:, 1], centre[:, 0]), kind="stable")
-            for _ in range(self.candidates):
-                last = int(rng.integers(len(routes)))
-                order = np.roll(by_angle, -(last + 1))  # the chosen route comes last
-                flip = rng.random(len(routes)) < 0.5
-                ordered = [routes[i][::-1] if flip[i] else routes[i] for i in order]
-                route_id = np.concatenate([np.full(len(r), j) for j, r in enumerate(ordered)])
-                flat = np.concatenate(ordered)  # (N,) customers in giant-tour order
-                cut = n - k  # customers kept in the prefix (>= 1)
-                o_route = route_id[cut - 1]
-                on_route = route_id[:cut] == o_route
-                owner.append(b)
-                prefixes.append(join_routes(_routes_of(flat[:cut], route_id[:cut])))
-                windows.append(flat[cut:])
-                used.append(dem[b, flat[:cut][on_route]].sum())
-                # the tail as it is, in small-instance indices (o = 1, window = 2..K+1)
-                tail, prev = [0, 1], o_route
-                for j in range(cut, n):
-                    if route_id[j] != prev:
-                        tail.append(0)
-                        prev = route_id[j]
-                    tail.append(2 + j - cut)
-                tails.append(np.asarray(tail, dtype=np.int64))
-        own = torch.as_tensor(owner, device=dev)
-        window = torch.as_tensor(np.stack(windows), device=dev)  # (R, K)
-        origin = torch.as_tensor([int(p[-1]) for p in prefixes], device=dev)
-        nodes = torch.cat([torch.zeros_like(origin)[:, None], origin[:, None], window], dim=1)
-        sub = rows_of(inst, own, skip="coords")
-        sub["coords"] = gather_rows(coords[own], nodes)  # (R, K+2, 2)
-        sub_dem = gather_rows(demands[own], nodes)
-        sub_dem[:, 1] = torch.as_tensor(used, dtype=sub_dem.dtype, device=dev)
+        # routes: the depot before each; route id and place within the route of every customer
+        rid = (s == 0).long().cumsum(dim=1) - 1  # (B, L)
+        is_cust = s > 0
+        routes = int(rid.max()) + 1
+        count = (s == 0).sum(dim=1)  # (B,) routes per tour
+        first = torch.zeros(b, routes + 1, dtype=torch.long, device=dev)  # position of each depot
+        first.scatter_(
+            1, torch.where(s == 0, rid, routes), torch.arange(s.shape[1], device=dev).expand(b, -1)
+        )
+        place = (
+            torch.arange(s.shape[1], device=dev) - first.gather(1, rid.clamp_min(0)) - 1
+        )  # (B, L)
+        size = torch.zeros(b, routes + 1, dtype=torch.long, device=dev)
+        size.scatter_add_(1, torch.where(is_cust, rid, routes), is_cust.long())
+        # routes ordered by the angle of their centroid around the depot (padding routes last)
+        node = s.clamp_min(0)
+        xy = gather_rows(coords, node) * is_cust[..., None]  # (B, L, 2)
+        centre = (
+            coords.new_zeros(b, routes + 1, 2).index_put_(
+                (
+                    torch.arange(b, device=dev)[:, None].expand_as(rid),
+                    torch.where(is_cust, rid, routes),
+                ),
+                xy,
+                accumulate=True,
+            )[:, :routes]
+            / size[:, :routes, None].clamp_min(1)
+            - coords[:, :1]
+        )  # (B, R, 2)
+        angle = torch.atan2(centre[..., 1], centre[..., 0])
+        angle = angle.masked_fill(torch.arange(routes, device=dev) >= count[:, None], torch.inf)
+        rank = torch.sort(angle, dim=1, stable=True).indices.argsort(dim=1)  # (B, R) angle order
+        # C proposals per tour: a random route last (its angular predecessors before it), every
+        # route reversed at random
+        c = self.candidates
+        owner = torch.arange(b, device=dev).repeat_interleave(c)  # (P,)
+        last = (torch.rand(b * c, generator=generator).to(dev) * count[owner]).long()  # (P,)
+        new_pos = (rank[owner] - last[:, None] - 1) % count[owner, None]  # (P, R)
+        flip = (torch.rand(b * c, routes, generator=generator) < 0.5).to(dev)
+        cust_rid, cust_place = rid[owner].clamp_min(0), place[owner]  # (P, L)
+        cust_size = size[owner].gather(1, cust_rid)
+        within = torch.where(flip.gather(1, cust_rid), cust_size - 1 - cust_place, cust_place)
+        key = new_pos.gather(1, cust_rid) * (s.shape[1] + 1) + within
+        key = key.masked_fill(~is_cust[owner], torch.iinfo(torch.long).max)
+        order = key.argsort(dim=1)[:, :n]  # (P, N) customers in the new giant-tour order
+        flat = s[owner].gather(1, order)  # (P, N)
+        route = new_pos.gather(1, cust_rid.gather(1, order))  # (P, N) new route of each
+        starts = torch.ones_like(route, dtype=torch.bool)
+        starts[:, 1:] = route[:, 1:] != route[:, :-1]
+        cut = n - k  # customers kept in the prefix (>= 1)
+        o_route = route[:, cut - 1]  # (P,) the route the vehicle is on
+        on_route = route[:, :cut] == o_route[:, None]
+        used = (gather_rows(demands[owner], flat[:, :cut]) * on_route).sum(dim=1)  # (P,)
+        prefix = with_depots(flat[:, :cut], starts[:, :cut])
+        # the tail as it is, in small-instance indices (o = 1, window = 2..K+1)
+        local = 2 + torch.arange(k, device=dev).expand(b * c, k)
+        tail = with_depots(local, starts[:, cut:])
+        current = torch.cat([torch.tensor([0, 1], device=dev).expand(b * c, 2), tail], dim=1)
+        window = flat[:, cut:]  # (P, K)
+        nodes = torch.cat([torch.zeros_like(window[:, :1]), flat[:, cut - 1 : cut], window], dim=1)
+        sub = rows_of(inst, owner, skip="coords")
+        sub["coords"] = gather_rows(coords[owner], nodes)  # (P, K+2, 2)
+        sub_dem = gather_rows(demands[owner], nodes)
+        sub_dem[:, 1] = used.to(sub_dem.dtype)
         sub["demands"] = sub_dem
-        r = len(owner)
-        partial = torch.tensor([0, 1], device=dev).expand(r, 2)
-        current = torch.as_tensor(self.prob.pack_solutions(tails), device=dev)
-        prefix = torch.as_tensor(self.prob.pack_solutions(prefixes), device=dev)
-        return Proposal(sub, partial, current, own, {"nodes": nodes, "prefix": prefix})
+        partial = torch.tensor([0, 1], device=dev).expand(b * c, 2)
+        return Proposal(sub, partial, current, owner, {"nodes": nodes, "prefix": prefix})
 
     def splice(self, state: RoutesState, proposal: Proposal, rebuilt: Rebuilt) -> RoutesState:
         if not bool(rebuilt.better.any()):
             return state
+        b, c = state.tours.shape[0], self.candidates
         saving = torch.where(rebuilt.better, rebuilt.current_cost - rebuilt.cost, -torch.inf)
-        nodes, prefix = (
-            proposal.extra["nodes"].cpu().numpy(),
-            proposal.extra["prefix"].cpu().numpy(),
+        best = saving.view(b, c).argmax(dim=1) + torch.arange(b, device=saving.device) * c  # (B,)
+        found = torch.isfinite(saving[best])  # (B,)
+        tail = rebuilt.solution[best, 2:]  # small-instance indices; 0 is the depot
+        tail = torch.where(
+            tail >= 0, proposal.extra["nodes"][best].gather(1, tail.clamp_min(0)), -1
         )
-        sols = list(state.solutions)
-        owner, saving_np = proposal.owner.cpu().numpy(), saving.cpu().numpy()
-        solution = rebuilt.solution.cpu().numpy()
-        for b in np.unique(owner[np.isfinite(saving_np)]):
-            rows = np.flatnonzero(owner == b)
-            best = int(rows[np.argmax(saving_np[rows])])
-            tail = solution[best, 2:]
-            tail = nodes[best][tail[tail >= 0]]  # small-instance indices -> customers (0 -> depot)
-            head = prefix[best][prefix[best] >= 0]
-            sols[int(b)] = join_routes(split_routes(np.concatenate([head, tail])))
-        cost = self.prob.objective_torch(state.instances, self._packed(sols, state.instances))
+        tours = canonical_tours(torch.cat([proposal.extra["prefix"][best], tail], dim=1))
+        cost = self.prob.objective_torch(state.instances, tours)
         # never worse, even by a rounding of the objective (the tails were compared, not tours)
-        keep = cost <= state.cost
-        sols = [new if bool(ok) else old for new, old, ok in zip(sols, state.solutions, keep)]
-        return replace(state, solutions=sols, cost=torch.where(keep, cost, state.cost))
+        keep = found & (cost <= state.cost)
+        width = max(tours.shape[1], state.tours.shape[1])
+        tours = torch.where(keep[:, None], _pad(tours, width), _pad(state.tours, width))
+        return replace(
+            state, tours=canonical_tours(tours), cost=torch.where(keep, cost, state.cost)
+        )
 
 
-def _routes_of(customers: np.ndarray, route_id: np.ndarray) -> list[np.ndarray]:
-    """``customers`` split where ``route_id`` changes."""
-    cuts = np.flatnonzero(np.diff(route_id)) + 1
-    return list(np.split(customers, cuts))
+def _pad(tours: Tensor, width: int) -> Tensor:
+    return torch.nn.functional.pad(tours, (0, width - tours.shape[1]), value=-1)
