@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from symco.core.errors import DataFileError, SymcoError, UsageError
+from symco.core.errors import DataFileError, SymcoError, UnknownNameError, UsageError
 from symco.core.manager import PluginManager, build_registry, get_plugin_manager
 from symco.core.options import (
     ArgumentParser,
@@ -27,13 +27,21 @@ from symco.core.options import (
     positive_float,
     positive_int,
 )
+from symco.core.problem import Problem
 from symco.core.registry import Registry
 from symco.core.solver import default_solver, resolve_solver
 from symco.core.table import format_table
 from symco.core.threads import apply_threads, passive_wait, resolve_threads, usable_cores
 
 # public homes of what this module once kept private (plugins import them from there)
-__all__ = ["add_core_commands", "add_threads_option", "build_parser", "default_solver", "main"]
+__all__ = [
+    "add_core_commands",
+    "add_threads_option",
+    "build_parser",
+    "default_solver",
+    "main",
+    "problem_option",
+]
 
 
 # -- symco plugins ---------------------------------------------------------------------------------
@@ -87,10 +95,21 @@ def cmd_plugins(args: argparse.Namespace, pm: PluginManager, registry: Registry)
 # -- symco data ------------------------------------------------------------------------------------
 
 
+def problem_option(registry: Registry, name: str, flag: str = "--problem") -> Problem:
+    """The registered problem ``name`` given on the command line.
+
+    :raises UsageError: an unknown name, naming the flag and the registered problems.
+    """
+    try:
+        return registry.problem(name)
+    except UnknownNameError as exc:
+        raise UsageError(f"{flag}: {exc}") from None
+
+
 def cmd_data(args: argparse.Namespace, pm: PluginManager, registry: Registry) -> int:
     from symco.core.labels import DataSpec, build_dataset, parts_dir
 
-    problem = registry.problem(args.problem)
+    problem = problem_option(registry, args.problem)
     solver_cls = (
         None
         if args.solver == "none"
@@ -163,6 +182,8 @@ def cmd_solve(args: argparse.Namespace, pm: PluginManager, registry: Registry) -
     from symco.core.evaluation.inputs import load_inputs
     from symco.core.labels import Pool
 
+    if args.problem is not None:
+        problem_option(registry, args.problem)
     items = load_inputs(registry, args.paths, args.problem)
     if not items:
         raise DataFileError(f"no instances found in {', '.join(args.paths)}")

@@ -76,6 +76,14 @@ def _improvement(args: argparse.Namespace, registry: Registry, model: Any) -> An
             raise UsageError(
                 f"--improve: no improver {name!r} for {problem.name} (its improvers: {have})"
             )
+        learned = registry.get("improver", name, problem.name).needs_policy
+        if learned and (
+            getattr(model, "policy", None) is None or getattr(model, "reducer", None) is None
+        ):
+            raise UsageError(
+                f"--improve {name}: it re-constructs with the model's policy and reducer, and "
+                f"{type(model).__name__} has none"
+            )
     members = improvers_for(registry, model, names, args.knn)
     improvement = Improvement(members, args.improve_steps, args.time_limit, args.seed)
     if args.improve_steps is None and args.time_limit is None and not improvement.improver.stops:
@@ -193,7 +201,7 @@ def add_evaluate_command(subparsers: argparse._SubParsersAction[argparse.Argumen
         nargs="+",
         default=[],
         metavar="PATH",
-        help=".npz datasets, TSPLIB files or directories",
+        help=".npz datasets, instance files (TSPLIB .tsp, CVRPLIB .vrp, ...) or directories",
     )
     p.add_argument(
         "--generate", default=None, metavar="SIZE:NUM,...", help="also evaluate fresh instances"

@@ -27,6 +27,8 @@ from .frames import (
     ScaleParams,
     TranslationScaleFrame,
     bounding_square,
+    neighbourhood_frame,  # deprecated alias of NeighbourhoodFrame().canonicalize
+    normalize_coords,  # deprecated alias of TranslationScaleFrame().canonicalize
 )
 from .group import Element, Group
 from .groups import (
@@ -72,5 +74,7 @@ __all__ = [
     "bounding_square",
     "check_symmetries",
     "haar_orthogonal",
+    "neighbourhood_frame",
+    "normalize_coords",
     "roll2d",
 ]

@@ -143,6 +143,15 @@ def normalize_coords(xy: Tensor, valid: Tensor | None = None) -> tuple[Tensor, T
     return out, params.scale
 
 
+def neighbourhood_frame(xy: Tensor) -> Tensor:
+    """Deprecated: use :class:`NeighbourhoodFrame` (``frame.canonicalize(xy)[0]``).
+
+    Kept, as a thin alias, for code that called it before the reducers moved onto the frame
+    objects: the framed kNN view ``(B, M, d)``.
+    """
+    return NeighbourhoodFrame().canonicalize(xy)[0]
+
+
 # --- principal axes ----------------------------------------------------------------------------
 
 
@@ -339,5 +348,6 @@ __all__ = [
     "ScaleParams",
     "TranslationScaleFrame",
     "bounding_square",
+    "neighbourhood_frame",
     "normalize_coords",
 ]

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from symco.core.errors import DataFileError, InvalidInstanceError, UsageError
+from symco.core.errors import DataFileError, UsageError
 from symco.core.manager import PluginManager, shipped_models
 from symco.core.registry import Registry
 from symco.core.training.errors import ErrorContext, suggesting_names
@@ -320,7 +320,7 @@ def run_check_symmetry(args: argparse.Namespace, pm: PluginManager, registry: Re
     from symco.core.training.checkpoints import load_model
 
     if (args.config is None) == (args.ckpt is None):
-        raise InvalidInstanceError("check-symmetry: give exactly one of --config or --ckpt")
+        raise UsageError("--config/--ckpt: give exactly one of them")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise UsageError(f"--device: {args.device} requested, but CUDA is not available")
     models = shipped_models(pm)

@@ -113,7 +113,7 @@ class DynamicProgrammingKP(Solver):
         if n * (c + 1) > DP_MAX_CELLS:
             raise InvalidInstanceError(
                 f"solver 'dp' needs a table of {n} x {c + 1} cells (capacity {capacity!r} at"
-                f" scale {scale}), more than {DP_MAX_CELLS}; use --solver ortools"
+                f" scale {scale}), more than {DP_MAX_CELLS}; use the 'ortools' solver"
             )
         best = np.zeros(c + 1, dtype=np.int64)  # best[k]: most value within weight k
         take = np.zeros((n, c + 1), dtype=bool)

@@ -157,6 +157,12 @@ def _pickled(path: Path) -> str:
     return str(target)
 
 
+def test_an_unknown_problem_names_the_flag(capsys, tmp_path: Path) -> None:
+    for argv in (BAD["unknown problem"](tmp_path), ["solve", "--problem", "tsq", str(tmp_path)]):
+        assert main(argv) == 2
+        assert capsys.readouterr().err.startswith("symco: error: --problem: unknown problem 'tsq'")
+
+
 @pytest.mark.parametrize("case", BAD)
 def test_bad_input_one_clear_line(case: str, capsys, tmp_path: Path) -> None:
     argv = BAD[case](tmp_path)

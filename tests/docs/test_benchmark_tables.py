@@ -121,3 +121,16 @@ def test_the_site_builds_strictly(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr[-3000:]
     page = (tmp_path / "site" / "benchmarks" / "index.html").read_text()
     assert "<table>" in page and "benchmark:" not in page
+
+
+def test_the_bq_kp_figures_on_the_bq_page_are_the_models_notes() -> None:
+    """The page quotes the fresh-instance figures the shipped model's notes record (what
+    ``symco info bq-kp`` and ``symco models`` show), so the two cannot say different things."""
+    import torch
+
+    notes = torch.load(
+        ROOT / "plugins" / "bq" / "models" / "bq-kp.pt", map_location="cpu", weights_only=True
+    )["notes"]
+    page = (ROOT / "docs" / "methods" / "bq.md").read_text()
+    figures = re.findall(r"\d+\.\d+%", notes.partition("fresh instances")[2])
+    assert figures and all(f in page for f in figures), (figures, notes)

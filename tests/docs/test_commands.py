@@ -159,22 +159,10 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _needs(argv: list[str]) -> None:
-    """Skip a command whose options this checkout's symco does not have yet (a docs change
-    that lands before its code); it runs as soon as the option exists."""
-    if "--stages" in argv:
-        help_text = subprocess.run(
-            [SYMCO, argv[0], "--help"], capture_output=True, text=True, check=True
-        ).stdout
-        if "--stages" not in help_text:
-            pytest.skip(f"symco {argv[0]} has no --stages option yet")
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("command", list(RUN), ids=list(RUN))
 def test_doc_command_runs(command: str, clone: Path) -> None:
     argv = RUN[command]
-    _needs(argv)
     proc = subprocess.run(
         [SYMCO, *argv, *(["--quiet"] if argv[0] in ("data",) else [])],
         cwd=clone,

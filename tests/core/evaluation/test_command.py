@@ -147,6 +147,33 @@ def test_a_third_party_method_evaluates_through_the_same_command(
         assert sorted(r["solution"]) == list(range(12)) and r["cost"] <= r["start_cost"] + 1e-9
 
 
+def test_a_learned_improver_needs_a_policy_and_reducer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """``--improve rrc`` re-constructs with the model's policy and reducer: a method without
+    them is refused in one line, before anything runs."""
+    (tmp_path / "symco_nearest2.py").write_text(textwrap.dedent(PLUGIN))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import symco_nearest2
+
+    from symco.core.training.checkpoints import write_model_file
+
+    model = tmp_path / "nearest.pt"
+    write_model_file(model, "symco_nearest2.NearestTour", {"start": 0},
+                     symco_nearest2.NearestTour().state_dict())  # fmt: skip
+    argv = ["evaluate", "--ckpt", str(model), "--generate", "12:1", "--improve", "rrc+2opt",
+            "--improve-steps", "2", "--reference", "none"]  # fmt: skip
+    try:
+        assert main(argv, plugins=[("nearest", symco_nearest2)]) == 2
+    finally:
+        sys.modules.pop("symco_nearest2", None)
+    err = _lines(capsys.readouterr().err)
+    assert err == [
+        "symco: error: --improve rrc: it re-constructs with the model's policy and reducer, and "
+        "NearestTour has none"
+    ]
+
+
 def test_progress_off_a_terminal_is_one_line_per_size(capsys) -> None:
     argv = ["evaluate", "--ckpt", "bq-tsp", "--generate", "10:2,12:1", "--reference", "none"]
     assert main(argv) == 0

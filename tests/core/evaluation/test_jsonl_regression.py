@@ -1,6 +1,10 @@
 """``symco evaluate --out`` writes the same JSON lines as before issue 27 moved the command into
 the core and made solutions packed tensors (recorded at 56e3392): the same fields, solutions,
-costs, references, improvement starts and steps; only the measured times differ."""
+costs, references, improvement starts and steps; only the measured times differ.
+
+One case was re-recorded since (``cvrp-rrc``, see its ``note``): CVRP random re-construction
+draws its route orders and reversals from the torch generator now, so its improved routes are
+other ones (the greedy start, the fields and every other case are as recorded at 56e3392)."""
 
 from __future__ import annotations
 

@@ -121,7 +121,7 @@ def test_check_symmetry_cli(capsys: pytest.CaptureFixture[str]) -> None:
     [
         (
             ["check-symmetry"],
-            "symco: error: check-symmetry: give exactly one of --config or --ckpt",
+            "symco: error: --config/--ckpt: give exactly one of them",
         ),
         (["check-symmetry", "--ckpt", "nope"], "symco: error: unknown model 'nope'; shipped: "),
         (

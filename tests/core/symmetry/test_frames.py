@@ -74,6 +74,15 @@ def test_translation_scale_is_the_documented_arithmetic() -> None:
     assert torch.equal(normalize_coords(xy)[0], TranslationScaleFrame().canonicalize(xy)[0])
 
 
+def test_deprecated_aliases_are_the_frames() -> None:
+    """Code written before the reducers moved onto the frame objects keeps working."""
+    from symco.core.symmetry import neighbourhood_frame, normalize_coords
+
+    xy = torch.rand(3, 8, 2, generator=torch.Generator().manual_seed(2)) * 4
+    assert torch.equal(neighbourhood_frame(xy), NeighbourhoodFrame().canonicalize(xy)[0])
+    assert torch.equal(normalize_coords(xy)[0], TranslationScaleFrame().canonicalize(xy)[0])
+
+
 def test_neighbourhood_frame_is_the_documented_arithmetic() -> None:
     gen = torch.Generator().manual_seed(1)
     view = torch.rand(4, 7, 2, generator=gen) * 5 - 2  # the last point may lie outside
