@@ -239,7 +239,7 @@ def add_evaluate_command(subparsers: argparse._SubParsersAction[argparse.Argumen
         default=None,
         metavar="NAME[+NAME...]",
         help="improve each solution after decoding with the problem's improvers, taking turns "
-        "(rrc: random re-construction with the model; tsp also: 2opt, oropt, e.g. rrc+2opt)",
+        "(rrc: random re-construction with the model; tsp also: 2opt, oropt, ls, e.g. rrc+2opt)",
     )
     p.add_argument(
         "--improve-steps",

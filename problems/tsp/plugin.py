@@ -22,3 +22,6 @@ def symco_register(registry: Registry) -> None:
     # by path: the improver imports torch, `symco plugins` does not
     registry.add_lazy("improver", "symco.problems.tsp.improvers:TwoOpt", name="2opt", problem="tsp")
     registry.add_lazy("improver", "symco.problems.tsp.improvers:OrOpt", name="oropt", problem="tsp")
+    registry.add_lazy(
+        "improver", "symco.problems.tsp.local_search:NeighbourLocalSearch", name="ls", problem="tsp"
+    )
