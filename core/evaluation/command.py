@@ -10,6 +10,7 @@ every solution; the table, JSONL and plots are written at the end.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -108,29 +109,56 @@ def _items(args: argparse.Namespace, registry: Registry, problem: Any, sizes: An
     return [Item.of(x) for x in loaded]
 
 
-def _fill_references(
+def _reference_solver(
     args: argparse.Namespace, pm: PluginManager, registry: Registry, items: list[Any]
-) -> None:
-    """Solve the instances without a known reference with the reference solver."""
-    from symco.core.evaluation.methods import solve_items
+) -> Any:
+    """The solver for the instances without a known reference (``None``: none needed or
+    ``--reference none``), chosen for the largest of them."""
     from symco.core.solver import resolve_solver
 
     todo = [it for it in items if it.reference is None]
     if args.reference == "none" or not todo:
+        return None
+    return resolve_solver(
+        pm, registry, todo[0].problem, args.reference, max(it.size for it in todo)
+    )
+
+
+def _fill_references(args: argparse.Namespace, solver: Any, items: list[Any]) -> None:
+    """Solve the instances without a known reference with ``solver``."""
+    from symco.core.evaluation.methods import solve_items
+
+    todo = [it for it in items if it.reference is None]
+    if solver is None or not todo:
         return
-    largest = max(it.size for it in todo)
-    ref_cls = resolve_solver(pm, registry, todo[0].problem, args.reference, largest)
-    solve_items(ref_cls, {"seed": 0}, todo, args.workers, "reference", quiet=args.quiet)
+    solve_items(solver, {"seed": 0}, todo, args.workers, "reference", quiet=args.quiet)
     for it in todo:
         it.reference = it.results.pop("reference")["cost"]
-        it.reference_by = ref_cls.name
+        it.reference_by = solver.name
+
+
+def _chunks(items: list[Any], size: int) -> list[list[Any]]:
+    """Items of one size (and one set of arrays) together, at most ``size`` a chunk, in the
+    order the sizes first appear: the unit ``--out`` writes as it finishes."""
+    groups: dict[tuple[int, tuple[str, ...]], list[Any]] = {}
+    for it in items:
+        groups.setdefault((it.size, tuple(sorted(it.instance))), []).append(it)
+    return [g[i : i + size] for g in groups.values() for i in range(0, len(g), size)]
+
+
+def _labels_of(record: dict[str, Any], main: str, name: str) -> list[str]:
+    """The table's methods as a finished run had them: the model's stages, then the rest."""
+    others = list(record.get("baselines", {}))
+    stages = [m for m in others if m.startswith(f"{name} ")]
+    return [*stages, main, *(m for m in others if m not in stages)]
 
 
 def cmd_evaluate(args: argparse.Namespace, pm: PluginManager, registry: Registry) -> int:
     import torch
 
-    from symco.core.evaluation.methods import run_methods
-    from symco.core.evaluation.report import gap_header, plot_items, summary_rows, write_jsonl
+    from symco.core.evaluation.methods import run_methods, stage_labels
+    from symco.core.evaluation.report import gap_header, plot_items, summary_rows
+    from symco.core.evaluation.resume import append_lines, read_finished, restore
     from symco.core.manager import shipped_models
     from symco.core.table import format_table
     from symco.core.training.checkpoints import load_model
@@ -155,33 +183,44 @@ def cmd_evaluate(args: argparse.Namespace, pm: PluginManager, registry: Registry
     group = _augment_group(registry, args.augment, problem)
     improvement = _improvement(args, registry, module)
     items = _items(args, registry, problem, sizes)
-    _fill_references(args, pm, registry, items)
-    methods = run_methods(
-        module,
-        loaded.name,
-        registry,
-        items,
-        [args.decode],
-        knn=args.knn,
-        batch_size=args.batch_size,
-        baselines=args.baselines,
-        baseline_time_limit=args.baseline_time_limit,
-        workers=args.workers,
-        augment=group,
-        improvement=improvement,
-        stages=args.stages,
-        quiet=args.quiet,
-    )
+    ref_solver = _reference_solver(args, pm, registry, items)
+    main = stage_labels(loaded.name, module.decoder(args.decode, knn=args.knn), group, improvement)[
+        2
+    ]
+
+    def run(chunk: list[Any]) -> list[str]:
+        _fill_references(args, ref_solver, chunk)
+        return run_methods(module, loaded.name, registry, chunk, [args.decode], knn=args.knn,
+                           batch_size=args.batch_size, baselines=args.baselines,
+                           baseline_time_limit=args.baseline_time_limit, workers=args.workers,
+                           augment=group, improvement=improvement, stages=args.stages,
+                           quiet=args.quiet)  # fmt: skip
+
+    if args.out:  # a line per instance as its chunk finishes; a re-run resumes
+        out = Path(args.out)
+        finished = read_finished(out, main)
+        for it in items:
+            if it.name in finished:
+                by = "file" if it.reference is not None else getattr(ref_solver, "name", None)
+                restore(it, finished[it.name], main, by)
+        todo = [it for it in items if it.name not in finished]
+        if finished:
+            print(f"resuming {out}: {len(items) - len(todo)} of {len(items)} instances are in it",
+                  file=sys.stderr)  # fmt: skip
+        methods = _labels_of(next(iter(finished.values())), main, loaded.name) if finished else []
+        for chunk in _chunks(todo, args.batch_size):
+            methods = run(chunk)
+            append_lines(out, chunk, main, [m for m in methods if m != main])
+    else:
+        methods = run(items)
     head = ["problem", "n", "instances", "method", "mean cost", gap_header(items), "s/instance"]
     knn = module.decoder(args.decode, knn=args.knn).knn
     spread = improvement is not None  # where instances can stall: the distribution, not the mean
     head += ["gap median / p90 / max"] if spread else []
     print(format_table(head, summary_rows(items, methods, knn, spread=spread)))
-    model_methods = [m for m in methods if m.startswith(f"{loaded.name} ")]
-    main = model_methods[-1]  # the whole pipeline
     if args.out:
-        count = write_jsonl(args.out, items, main, [m for m in methods if m != main])
-        print(f"wrote {args.out}: {count} lines")
+        print(f"wrote {args.out}: {len(items)} lines ({len(items) - len(todo)} resumed)"
+              if finished else f"wrote {args.out}: {len(items)} lines")  # fmt: skip
     if args.plot:
         files = plot_items(items, main, Path(args.plot), args.plot_max)
         print(f"wrote {len(files)} plots to {args.plot}")
@@ -263,7 +302,12 @@ def add_evaluate_command(subparsers: argparse._SubParsersAction[argparse.Argumen
     )
     add_threads_option(p)
     p.add_argument("--device", default="cpu", help="torch device to decode on (cpu, cuda, ...)")
-    p.add_argument("--out", default=None, help="one JSON line per instance")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="one JSON line per instance, appended as each batch finishes; the same command "
+        "again resumes (instances already in the file are not evaluated again)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument("--plot", default=None, metavar="DIR", help="draw solutions as PNG")
     p.add_argument("--plot-max", type=positive_int, default=4, help="plots per size")

@@ -32,6 +32,7 @@ __all__ = [
     "improvers_for",
     "run_methods",
     "solve_items",
+    "stage_labels",
     "view_group",
 ]
 
@@ -253,9 +254,7 @@ def run_methods(
     images = 1 if augment is None else element_size(_elements(augment))
     for decode in decodes:
         dec = model.decoder(decode, knn=knn)
-        plain = f"{name} {dec.label}"
-        augmented = plain + (f" +{augment.short_name}" if augment is not None else "")
-        full = augmented + (improvement.label if improvement is not None else "")
+        plain, augmented, full = stage_labels(name, dec, augment, improvement)
         bs = max(1, batch_size // dec.rows_per_instance)
         if stages and full != plain and (augment is not None or improvement is None):
             decode_items(
@@ -275,6 +274,17 @@ def run_methods(
                 solve_items(cls, options, items, workers, solver, quiet=quiet)
                 methods.append(solver)
     return methods
+
+
+def stage_labels(
+    name: str, decoder: Decoder, augment: Group | None, improvement: Improvement | None
+) -> tuple[str, str, str]:
+    """The labels of the decoding alone, with the augmentation, and with the improvement too
+    (``"bq-tsp greedy knn100"``, ``"... +d4"``, ``"... +d4 +rrc+2opt"``); a stage not asked
+    for repeats the one before. The last is the whole pipeline: JSONL's ``method``."""
+    plain = f"{name} {decoder.label}"
+    augmented = plain + (f" +{augment.short_name}" if augment is not None else "")
+    return plain, augmented, augmented + (improvement.label if improvement is not None else "")
 
 
 def _device_of(model: Any) -> torch.device:

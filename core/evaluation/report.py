@@ -109,6 +109,8 @@ def plot_items(items: Sequence[Item], label: str, outdir: Path, limit: int) -> l
     for it in items:
         if label not in it.results or "coords" not in it.instance:
             continue
+        if it.results[label].get("solution") is None:  # resumed from --out: not drawn again
+            continue
         n = it.size
         if counts.get(n, 0) >= limit:
             continue

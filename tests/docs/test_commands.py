@@ -53,9 +53,9 @@ RUN: dict[str, list[str]] = {
     "symco solve --solver lkh benchmarks/instances/d1291.tsp data/tsp100.npz --out results.jsonl": [
         "solve", "--solver", "lkh", "--time-limit", "2", "benchmarks/instances/d1291.tsp",
         "data/tsp100.npz", "--out", "results.jsonl"],
-    "symco evaluate --ckpt bq-tsp --generate 1000:8 --knn 100 --baselines --plot plots/ --out results.jsonl": [
+    "symco evaluate --ckpt bq-tsp --generate 1000:8 --knn 100 --baselines --plot plots/ --out tsp1000.jsonl": [
         "evaluate", "--ckpt", "bq-tsp", "--generate", "200:2", "--knn", "100", "--baselines",
-        "--plot", "plots/", "--out", "results.jsonl"],
+        "--plot", "plots/", "--out", "tsp1000.jsonl"],
     "symco evaluate --ckpt bq-cvrp --instances benchmarks/instances/X-n101-k25.vrp --generate 100:32,200:16 --baselines": [
         "evaluate", "--ckpt", "bq-cvrp", "--instances", "benchmarks/instances/X-n101-k25.vrp",
         "--generate", "100:2", "--baselines", "--reference", "savings"],
