@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -109,32 +110,96 @@ def _items(args: argparse.Namespace, registry: Registry, problem: Any, sizes: An
     return [Item.of(x) for x in loaded]
 
 
+LARGE = 2000
+"""Instances of at least this many nodes get a capped reference solve by default."""
+LARGE_REFERENCE_LIMIT = 60.0
+"""Seconds per instance for the reference solver at :data:`LARGE` sizes and up, unless
+``--reference-time-limit`` says otherwise (an uncapped LKH run on 10,000 nodes takes hours)."""
+
+
+@dataclass
+class ReferenceSolve:
+    """How the missing references are solved: the solver class, its options, and whether the
+    line saying so was printed."""
+
+    solver: Any
+    options: dict[str, Any]
+    announced: bool = False
+
+
 def _reference_solver(
     args: argparse.Namespace, pm: PluginManager, registry: Registry, items: list[Any]
-) -> Any:
+) -> ReferenceSolve | None:
     """The solver for the instances without a known reference (``None``: none needed or
-    ``--reference none``), chosen for the largest of them."""
+    ``--reference none``), chosen for the largest of them, time-capped by
+    ``--reference-time-limit`` or, from :data:`LARGE` nodes on, :data:`LARGE_REFERENCE_LIMIT`."""
     from symco.core.solver import resolve_solver
 
     todo = [it for it in items if it.reference is None]
     if args.reference == "none" or not todo:
         return None
-    return resolve_solver(
-        pm, registry, todo[0].problem, args.reference, max(it.size for it in todo)
-    )
+    largest = max(it.size for it in todo)
+    cls = resolve_solver(pm, registry, todo[0].problem, args.reference, largest)
+    limit = args.reference_time_limit
+    if limit is None and largest >= LARGE:
+        limit = LARGE_REFERENCE_LIMIT
+    return ReferenceSolve(cls, {"seed": 0} | ({"time_limit": limit} if limit else {}))
 
 
-def _fill_references(args: argparse.Namespace, solver: Any, items: list[Any]) -> None:
-    """Solve the instances without a known reference with ``solver``."""
+def _fill_references(
+    args: argparse.Namespace, ref: ReferenceSolve | None, items: list[Any]
+) -> None:
+    """Solve the instances without a known reference, saying what runs (once)."""
     from symco.core.evaluation.methods import solve_items
 
     todo = [it for it in items if it.reference is None]
-    if solver is None or not todo:
+    if ref is None or not todo:
         return
-    solve_items(solver, {"seed": 0}, todo, args.workers, "reference", quiet=args.quiet)
+    if not ref.announced:  # even under --quiet: a reference solve can take long
+        limit = ref.options.get("time_limit")
+        each = f"at most {limit:g} s each" if limit else "no time limit"
+        print(
+            f"reference: {ref.solver.name} on the instances without one ({each}; "
+            "--reference none skips it, --references FILE.jsonl supplies them)",
+            file=sys.stderr,
+        )
+        ref.announced = True
+    solve_items(ref.solver, ref.options, todo, args.workers, "reference", quiet=args.quiet)
     for it in todo:
         it.reference = it.results.pop("reference")["cost"]
-        it.reference_by = solver.name
+        it.reference_by = ref.solver.name
+
+
+def read_references(paths: list[str]) -> dict[str, tuple[float, str]]:
+    """Reference values by instance name from JSON-lines files: ``symco solve --out`` (each
+    line's ``cost``, by its ``solver``) or ``symco evaluate --out`` (each line's ``reference``).
+
+    :raises DataFileError: a missing file or a line that is neither.
+    """
+    import json
+
+    from symco.core.errors import DataFileError
+
+    refs: dict[str, tuple[float, str]] = {}
+    for raw in paths:
+        path = Path(raw)
+        if not path.is_file():
+            raise DataFileError(f"{path}: no such file (--references)")
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                r = json.loads(line)
+                if "method" in r:  # symco evaluate --out
+                    if r["reference"] is not None:
+                        refs[r["name"]] = (float(r["reference"]), "file")
+                else:  # symco solve --out
+                    refs[r["name"]] = (float(r["cost"]), str(r["solver"]))
+            except (ValueError, KeyError, TypeError):
+                raise DataFileError(
+                    f"{path}: line {number}: neither a symco solve nor a symco evaluate record"
+                ) from None
+    return refs
 
 
 def _chunks(items: list[Any], size: int) -> list[list[Any]]:
@@ -183,6 +248,10 @@ def cmd_evaluate(args: argparse.Namespace, pm: PluginManager, registry: Registry
     group = _augment_group(registry, args.augment, problem)
     improvement = _improvement(args, registry, module)
     items = _items(args, registry, problem, sizes)
+    known = read_references(args.references) if args.references else {}
+    for it in items:
+        if it.reference is None and it.name in known:
+            it.reference, it.reference_by = known[it.name]
     ref_solver = _reference_solver(args, pm, registry, items)
     main = stage_labels(loaded.name, module.decoder(args.decode, knn=args.knn), group, improvement)[
         2
@@ -201,7 +270,8 @@ def cmd_evaluate(args: argparse.Namespace, pm: PluginManager, registry: Registry
         finished = read_finished(out, main)
         for it in items:
             if it.name in finished:
-                by = "file" if it.reference is not None else getattr(ref_solver, "name", None)
+                solver = None if ref_solver is None else ref_solver.solver.name
+                by = it.reference_by if it.reference is not None else solver
                 restore(it, finished[it.name], main, by)
         todo = [it for it in items if it.name not in finished]
         if finished:
@@ -271,6 +341,22 @@ def add_evaluate_command(subparsers: argparse._SubParsersAction[argparse.Argumen
         "--reference",
         default=None,
         help="solver for missing references (default: strongest installed; 'none' to skip)",
+    )
+    p.add_argument(
+        "--references",
+        nargs="+",
+        default=None,
+        metavar="FILE",
+        help="reference values by instance name from earlier `symco solve --out` or "
+        "`symco evaluate --out` files (computed once, reused)",
+    )
+    p.add_argument(
+        "--reference-time-limit",
+        type=positive_float,
+        default=None,
+        metavar="S",
+        help=f"seconds per instance for the reference solver (default: none below {LARGE:,} "
+        f"nodes, {LARGE_REFERENCE_LIMIT:g} s from there)",
     )
     p.add_argument("--workers", type=positive_int, default=2, help="solver processes")
     p.add_argument(
