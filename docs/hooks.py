@@ -246,6 +246,30 @@ def render_improve_steps(data: dict) -> str:
     return table(["model", "nodes", "batch", "improver", before, "steps/s now", "speed-up"], rows)
 
 
+def render_large(data: dict) -> str:
+    """Decoding and local search at 1,000 to 100,000 nodes (``benchmarks/large.py``): mean
+    tour length, gap to the capped LKH reference (mean / max) where there is one, seconds per
+    instance, greedy milliseconds per node, peak resident memory."""
+
+    def gap(case: dict, method: str) -> str:
+        g = case.get(f"{method}_gap")
+        return f"{g['mean']:.2f}% / {g['max']:.2f}%" if g else "-"
+
+    rows = []
+    for c in data["cases"]:
+        for method, label in (("greedy", f"greedy kNN {c['knn']}"), ("ls", "+ ls")):
+            rows.append([
+                f"{c['size']:,}", str(c["instances"]), label,
+                f"{c[f'{method}_cost']:.2f}", gap(c, method),
+                _secs(c[f"{method}_s_per_instance"]),
+                f"{c['greedy_ms_per_node']:.2f}" if method == "greedy" else "",
+                f"{c['peak_mib']:,.0f}" if method == "greedy" else "",
+            ])  # fmt: skip
+    head = ["nodes", "instances", "method", "mean length", "gap mean / max", "s/instance",
+            "greedy ms/node", "peak MiB"]  # fmt: skip
+    return table(head, rows)
+
+
 RENDERERS: dict[str, Callable[[dict], str]] = {
     "labels": render_labels,
     "quality": render_quality,
@@ -256,6 +280,7 @@ RENDERERS: dict[str, Callable[[dict], str]] = {
     "spe": render_spe,
     "perceiver": render_perceiver,
     "improve_steps": render_improve_steps,
+    "large": render_large,
 }
 
 
