@@ -77,6 +77,9 @@ class Improver(ABC, Generic[StateT]):
     """Name of the problem whose solutions this improver improves."""
     needs_policy: ClassVar[bool] = False
     """Whether it needs a trained policy and its reducer (``symco evaluate`` passes the model's)."""
+    takes_views: ClassVar[bool] = False
+    """Whether it decodes sub-problems in random images of a finite group (``views=``): then
+    :meth:`build` hands it the problem's view group."""
     local_search: ClassVar[bool] = False
     """Whether it always reaches :meth:`converged` (a local optimum) in finitely many steps, so
     it may run without a step or time limit (2-opt); a randomized search never does."""
@@ -116,11 +119,11 @@ class Improver(ABC, Generic[StateT]):
     ) -> Improver[Any]:
         """The improver as ``symco evaluate --improve`` builds it for a model: a learned one
         (:attr:`needs_policy`) gets the model's policy and reducer; ``views`` (a finite group the
-        problem's objective is invariant under) is for improvers that decode sub-problems in
-        random images of it — the default ignores it, an improver that uses it overrides this."""
+        problem's objective is invariant under) goes to improvers that :attr:`takes_views`."""
+        extra: dict[str, Any] = {"views": views} if cls.takes_views else {}
         if cls.needs_policy:
-            return cls(problem, policy, reducer, knn=knn)
-        return cls(problem, knn=knn)
+            return cls(problem, policy, reducer, knn=knn, **extra)
+        return cls(problem, knn=knn, **extra)
 
     @abstractmethod
     def start(self, instances: Mapping[str, Tensor], solutions: Tensor) -> StateT:

@@ -10,7 +10,7 @@ from typing import Any
 _WHERE = {
     **dict.fromkeys(("Item", "LoadedInstance", "generate_inputs", "load_inputs", "problem_for_npz"), "inputs"),
     **dict.fromkeys(("EvaluatedModel", "Improvement", "decode_items", "improvers_for", "run_methods", "solve_items", "view_group"), "methods"),
-    **dict.fromkeys(("gap_header", "gap_spread", "jsonl_records", "plot_items", "shown", "summary_rows", "write_jsonl"), "report"),
+    **dict.fromkeys(("gap_header", "gap_spread", "jsonl_records", "plot_items", "shown", "summary_rows"), "report"),
 }  # fmt: skip
 
 
@@ -40,5 +40,4 @@ __all__ = [
     "solve_items",
     "summary_rows",
     "view_group",
-    "write_jsonl",
 ]

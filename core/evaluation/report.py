@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ import numpy as np
 
 from symco.core.evaluation.inputs import Item
 
-__all__ = ["gap_header", "gap_spread", "plot_items", "shown", "summary_rows", "write_jsonl"]
+__all__ = ["gap_header", "gap_spread", "jsonl_records", "plot_items", "shown", "summary_rows"]
 
 
 def gap_header(items: Sequence[Item]) -> str:
@@ -82,16 +81,6 @@ def jsonl_records(
             "baselines": {m: {"cost": it.results[m]["cost"], "time_s": it.results[m]["time_s"]} for m in others},
         })  # fmt: skip
     return lines
-
-
-def write_jsonl(path: str | Path, items: Sequence[Item], method: str, others: Sequence[str]) -> int:
-    """Write :func:`jsonl_records` atomically; returns the number of lines."""
-    from symco.core.dataset import atomic_path
-
-    lines = jsonl_records(items, method, others)
-    with atomic_path(path) as tmp:
-        tmp.write_text("".join(json.dumps(x) + "\n" for x in lines))
-    return len(lines)
 
 
 def plot_items(items: Sequence[Item], label: str, outdir: Path, limit: int) -> list[str]:

@@ -72,6 +72,10 @@ class Reconstruction(Improver[StateT]):
     """
 
     needs_policy: ClassVar[bool] = True
+    # `symco evaluate` decodes each sub-problem in a random image under the problem's view group:
+    # d4 images of every segment measured slower for the same gap than more segments; one random
+    # image costs nothing
+    takes_views: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -102,21 +106,6 @@ class Reconstruction(Improver[StateT]):
             if group is not None:
                 augmentation_key(problem, group)  # the objective must be invariant under it
         self.augment, self.views = augment, views
-
-    @classmethod
-    def build(
-        cls,
-        problem: Problem,
-        *,
-        policy: Policy | None = None,
-        reducer: SymmetryReducer[Any] | None = None,
-        knn: int | None = None,
-        views: Group | None = None,
-    ) -> Reconstruction[Any]:
-        """As :meth:`Improver.build`, and each sub-problem decoded in a random image under
-        ``views`` (d4 images of every segment measured slower for the same gap than more
-        segments; one random image costs nothing)."""
-        return cls(problem, policy, reducer, knn=knn, views=views)
 
     @abstractmethod
     def propose(self, state: StateT, generator: torch.Generator) -> Proposal:

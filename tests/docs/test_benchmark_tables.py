@@ -128,9 +128,8 @@ def test_the_bq_kp_figures_on_the_bq_page_are_the_models_notes() -> None:
     ``symco info bq-kp`` and ``symco models`` show), so the two cannot say different things."""
     import torch
 
-    notes = torch.load(
-        ROOT / "plugins" / "bq" / "models" / "bq-kp.pt", map_location="cpu", weights_only=True
-    )["notes"]
+    model = ROOT / "plugins" / "bq" / "models" / "bq-kp.pt"
+    notes = torch.load(model, map_location="cpu", weights_only=True)["notes"]
     page = (ROOT / "docs" / "methods" / "bq.md").read_text()
     figures = re.findall(r"\d+\.\d+%", notes.partition("fresh instances")[2])
     assert figures and all(f in page for f in figures), (figures, notes)

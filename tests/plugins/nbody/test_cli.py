@@ -73,8 +73,8 @@ def test_fit_the_soft_model_on_field_data(
     head = metrics.read_text().splitlines()[0].split(",")
     assert {f"soft/lambda_{g}" for g in ("o3", "o2-x", "o2-y", "o2-z")} <= set(head)
     assert "tuned to" in capsys.readouterr().out
-    ckpt = torch.load(workdir / "runs" / "nbody-tiny-soft" / "checkpoints" / "last.ckpt",
-                      weights_only=True)  # fmt: skip
+    path = workdir / "runs" / "nbody-tiny-soft" / "checkpoints" / "last.ckpt"
+    ckpt = torch.load(path, weights_only=True)
     assert bool(ckpt["state_dict"]["regularizer.tuned"])
     lam = ckpt["state_dict"]["regularizer.lambdas"]
     assert float(lam.max()) == 1.0 and float(lam.min()) < 1.0
