@@ -1,15 +1,22 @@
-"""Generalization at scale: the shipped ``bq-tsp`` on 1,000 to 100,000 nodes, greedy with kNN
-views and then the candidate-list local search, with seconds per instance and peak memory.
+"""Generalization at scale: the shipped ``bq-tsp`` / ``bq-cvrp`` on 1,000 to 100,000 nodes —
+greedy with kNN views, + the candidate-list local search, + a time-limited improvement — against
+time-capped LKH-3 (TSP) and HGS (CVRP) references, with the spread of the gaps, seconds per
+instance and peak memory.
 
-    python benchmarks/large.py                          # 1k x 4, 10k x 2, 100k x 1
-    python benchmarks/large.py --sizes 1000:4 --out /tmp/large.json
+    python benchmarks/large.py                                   # every case below
+    python benchmarks/large.py --cases tsp:1000:4 --out /tmp/large.json
 
-Each size runs in a fresh process (``symco evaluate --generate N:K --knn 100 --improve ls
---stages --out ...``), so its peak resident memory (``ru_maxrss``) is its own. References: LKH-3
-given ``--reference-time-limit`` seconds per instance below 100,000 nodes (its preprocessing
-alone takes too long there), none at 100,000 — those rows report tour lengths only. Seconds per
-node of the greedy decoding are reported beside each other to show how decoding cost grows
-with ``N``. Results are written after every size, so an interrupted run keeps what it measured.
+Each case is labelled once, as a user labels a test set (``symco data --solver lkh|hgs
+--time-limit S``, cached under ``benchmarks/data/``), then evaluated twice, each in a fresh
+process so its peak resident memory (``ru_maxrss``) is its own:
+
+1. ``symco evaluate --instances DATA --knn 100 --improve ls --stages``: the greedy rows and +ls;
+2. ``symco evaluate --instances DATA --knn 100 --improve M --time-limit T``: M (``rrc+ls`` for the
+   TSP, ``rr`` for the CVRP) within T seconds per instance, decoding included.
+
+Results are written after every case, so an interrupted run keeps what it measured; a case
+whose JSON is already in ``--out`` is skipped unless ``--again``. All times are wall-clock on
+this machine with ``--threads`` torch threads per process.
 """
 
 from __future__ import annotations
@@ -26,88 +33,147 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "benchmarks" / "data"
+
+# per (problem, size): the reference solver and its time limit, the improvement and its limit
+SETTINGS: dict[tuple[str, int], dict[str, object]] = {
+    ("tsp", 1000): {"ref": "lkh", "ref_s": 30, "improve": "rrc+ls", "limit": 60},
+    ("tsp", 10000): {"ref": "lkh", "ref_s": 30, "improve": "rrc+ls", "limit": 300},
+    ("tsp", 100000): {"ref": "lkh", "ref_s": 300, "improve": None, "limit": 1800},
+    ("cvrp", 1000): {"ref": "hgs", "ref_s": 120, "improve": "rr", "limit": 60},
+    ("cvrp", 10000): {"ref": "hgs", "ref_s": 600, "improve": "rr", "limit": 600},
+}
+DEFAULT_CASES = "tsp:1000:4,tsp:10000:4,tsp:100000:1,cvrp:1000:4,cvrp:10000:2"
 
 
-def worker(size: int, num: int, knn: int, ref_limit: float | None, threads: int) -> dict:
-    """One size in this process: evaluate, then read the JSONL and the peak memory."""
+def dataset(
+    problem: str, size: int, num: int, seed: int, ref: str, ref_s: float
+) -> tuple[Path, float]:
+    """The labelled test set of a case (made once with ``symco data``) and the reference's
+    seconds per instance (measured when it was made, kept beside it)."""
+    path = DATA / f"{problem}{size}x{num}_seed{seed}_{ref}{ref_s:g}.npz"
+    meta = path.with_suffix(".json")
+    if not path.exists():
+        DATA.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "symco.core.cli", "data", "--problem", problem, "--size",
+             str(size), "--num", str(num), "--seed", str(seed), "--solver", ref, "--time-limit",
+             str(ref_s), "--workers", "1", "--quiet", "--out", str(path)],
+            check=True,
+        )  # fmt: skip
+        meta.write_text(json.dumps({"s_per_instance": (time.perf_counter() - t0) / num}))
+    seconds = json.loads(meta.read_text())["s_per_instance"] if meta.exists() else float("nan")
+    return path, seconds
+
+
+def worker(argv: list[str]) -> dict:
+    """One evaluation in this process: its JSONL records and its peak memory."""
     from symco.core.cli import main
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "r.jsonl"
-        argv = ["evaluate", "--ckpt", "bq-tsp", "--generate", f"{size}:{num}", "--knn", str(knn),
-                "--improve", "ls", "--stages", "--batch-size", "1", "--threads", str(threads),
-                "--workers", "1", "--quiet", "--out", str(out)]  # fmt: skip
-        argv += (
-            ["--reference", "none"]
-            if ref_limit is None
-            else ["--reference-time-limit", str(ref_limit)]
-        )
         t0 = time.perf_counter()
-        code = main(argv)
+        code = main([*argv, "--quiet", "--out", str(out)])
         wall = time.perf_counter() - t0
         records = [json.loads(line) for line in out.read_text().splitlines()] if code == 0 else []
-    rows = []
-    for r in records:
-        greedy = next(iter(r["baselines"].values()))
-        rows.append({"name": r["name"], "greedy_cost": greedy["cost"], "greedy_s": greedy["time_s"],
-                     "ls_cost": r["cost"], "ls_s": r["time_s"], "reference": r["reference"]})  # fmt: skip
-    return {
-        "size": size, "instances": num, "knn": knn, "exit": code, "wall_s": wall,
-        "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "rows": rows,
-    }  # fmt: skip
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"exit": code, "wall_s": wall, "peak_mib": peak, "records": records}
 
 
-def summarize(case: dict) -> dict:
-    """Means and the spread of the per-instance gaps (where there are references)."""
+def evaluate(argv: list[str]) -> dict:
+    proc = subprocess.run([sys.executable, __file__, "--worker", json.dumps(argv)],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def spread(values: list[float]) -> dict[str, float] | None:
     import numpy as np
 
-    rows = case["rows"]
-    out = {k: case[k] for k in ("size", "instances", "knn", "exit", "wall_s", "peak_mib")}
-    for m in ("greedy", "ls"):
-        out[f"{m}_cost"] = float(np.mean([r[f"{m}_cost"] for r in rows])) if rows else None
-        out[f"{m}_s_per_instance"] = float(np.mean([r[f"{m}_s"] for r in rows])) if rows else None
-        gaps = [100 * (r[f"{m}_cost"] / r["reference"] - 1) for r in rows if r["reference"]]
-        if gaps:
-            out[f"{m}_gap"] = {"mean": float(np.mean(gaps)), "median": float(np.median(gaps)),
-                               "max": float(np.max(gaps))}  # fmt: skip
-    if rows:
-        out["greedy_ms_per_node"] = 1000 * out["greedy_s_per_instance"] / case["size"]
+    if not values:
+        return None
+    v = np.asarray(values)
+    return {"mean": float(v.mean()), "median": float(np.median(v)),
+            "p90": float(np.percentile(v, 90)), "max": float(v.max())}  # fmt: skip
+
+
+def rows(run: dict, final: str, stages: bool) -> list[dict]:
+    """Method rows of one evaluation: the construction (from each record's baselines, with
+    ``--stages``) and the final method, with gaps to the records' references."""
+    per: dict[str, list[tuple[float, float, float | None]]] = {}
+    for r in run["records"]:
+        if stages:
+            for label, b in r["baselines"].items():
+                per.setdefault(label, []).append((b["cost"], b["time_s"], r["reference"]))
+        per.setdefault(final, []).append((r["cost"], r["time_s"], r["reference"]))
+    out = []
+    for label, vals in per.items():
+        gaps = [100 * (c / ref - 1) for c, _, ref in vals if ref]
+        out.append({"method": label, "cost": sum(c for c, _, _ in vals) / len(vals),
+                    "gap_percent": spread(gaps), "s_per_instance": spread([s for _, s, _ in vals]),
+                    "peak_mib": run["peak_mib"]})  # fmt: skip
+    return out
+
+
+def case(problem: str, size: int, num: int, seed: int, knn: int, threads: int) -> dict:
+    cfg = SETTINGS.get((problem, size), {"ref": "none", "ref_s": 0, "improve": None, "limit": 0})
+    ref, ref_s = str(cfg["ref"]), float(cfg["ref_s"])  # type: ignore[arg-type]
+    data, ref_seconds = dataset(problem, size, num, seed, ref, ref_s)
+    base = ["evaluate", "--ckpt", f"bq-{problem}", "--instances", str(data), "--knn", str(knn),
+            "--batch-size", "1", "--threads", str(threads), "--workers", "1",
+            "--reference", "none"]  # fmt: skip
+    out: dict = {"problem": problem, "size": size, "instances": num, "knn": knn,
+                 "reference": {"solver": ref, "time_limit_s": ref_s,
+                               "s_per_instance": ref_seconds}, "methods": []}  # fmt: skip
+    first = evaluate([*base, "--improve", "ls", "--stages"])
+    out["methods"] += rows(first, "+ls", stages=True)
+    if cfg["improve"]:
+        limit = float(cfg["limit"])  # type: ignore[arg-type]
+        second = evaluate([*base, "--improve", str(cfg["improve"]), "--time-limit", str(limit)])
+        out["methods"] += rows(second, f"+{cfg['improve']} ({limit:g} s)", stages=False)
+    if first["records"]:
+        out["greedy_ms_per_node"] = 1000 * out["methods"][0]["s_per_instance"]["mean"] / size
     return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", default="1000:4,10000:2,100000:1", help="SIZE:NUM,...")
+    ap.add_argument("--cases", default=DEFAULT_CASES, help="PROBLEM:SIZE:NUM,...")
     ap.add_argument("--knn", type=int, default=100)
-    ap.add_argument("--reference-time-limit", type=float, default=60.0)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=7, help="seed of the test sets")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads per evaluation")
     ap.add_argument("--out", default=str(ROOT / "benchmarks/results/large.json"))
-    ap.add_argument("--worker", nargs=2, type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--again", action="store_true", help="re-run cases already in --out")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
-        size, num = args.worker
-        limit = None if size >= 100_000 else args.reference_time_limit
-        print(json.dumps(worker(size, num, args.knn, limit, args.threads)))
+        print(json.dumps(worker(json.loads(args.worker))))
         return
-    result = {"benchmark": "large", "model": "bq-tsp", "threads": args.threads,
-              "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
-              "reference": f"lkh, {args.reference_time_limit:g} s per instance below 100,000 nodes",
-              "cases": []}  # fmt: skip
-    for part in args.sizes.split(","):
-        size, num = (int(x) for x in part.split(":"))
-        proc = subprocess.run(
-            [sys.executable, __file__, "--worker", str(size), str(num), "--knn", str(args.knn),
-             "--threads", str(args.threads), "--reference-time-limit", str(args.reference_time_limit)],
-            capture_output=True, text=True, check=True,
-        )  # fmt: skip
-        case = summarize(json.loads(proc.stdout.strip().splitlines()[-1]))
-        result["cases"].append(case)
-        print(json.dumps(case), flush=True)
-        tmp = Path(args.out).with_suffix(".json.tmp")
+    path = Path(args.out)
+    result = json.loads(path.read_text()) if path.exists() else {}
+    if result.get("benchmark") != "large" or "settings" not in result:
+        result = {"benchmark": "large", "cases": []}
+    result.update({"threads": args.threads, "machine": platform.processor() or platform.machine(),
+                   "cpus": os.cpu_count(), "seed": args.seed,
+                   "settings": {f"{p}:{n}": v for (p, n), v in SETTINGS.items()}})  # fmt: skip
+    for part in args.cases.split(","):
+        problem, size, num = part.split(":")
+        key = (problem, int(size))
+        done = [c for c in result["cases"] if (c["problem"], c["size"]) == key]
+        if done and not args.again:
+            print(f"{part}: in {path} already (--again to re-run)")
+            continue
+        res = case(problem, int(size), int(num), args.seed, args.knn, args.threads)
+        print(json.dumps(res), flush=True)
+        # re-read: another process may have written other cases meanwhile
+        latest = json.loads(path.read_text()) if path.exists() else result
+        cases = [c for c in latest.get("cases", []) if (c["problem"], c["size"]) != key]
+        result["cases"] = sorted([*cases, res], key=lambda c: (c["problem"], c["size"]))
+        tmp = path.with_suffix(".json.tmp")
         tmp.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_text(json.dumps(result, indent=1) + "\n")
-        tmp.replace(args.out)  # after every size: an interrupted run keeps what it measured
-    print(f"wrote {args.out}")
+        tmp.replace(path)  # after every case: an interrupted run keeps what it measured
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

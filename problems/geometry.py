@@ -48,6 +48,21 @@ def edge_lengths(
     return np.where(rounded, np.floor(d + 0.5), d)
 
 
+def candidate_lists(xy: np.ndarray, k: int) -> list[list[int]]:
+    """Each point's ``min(k, N - 1)`` nearest other points, nearest first, from a k-d tree:
+    ``O(N K)`` memory, never an ``N x N`` matrix."""
+    from scipy.spatial import cKDTree  # imported where used: scipy is slow to import
+
+    n = len(xy)
+    k = min(k, n - 1)
+    _, nb = cKDTree(xy).query(xy, k + 1)  # (N, K+1) nearest first, usually the point itself
+    nb = np.asarray(nb).reshape(n, k + 1)
+    own = nb == np.arange(n)[:, None]
+    # drop the point itself (or the farthest, where duplicates pushed it out of the first k+1)
+    keep = ~own & (own.any(axis=1, keepdims=True) | (np.arange(k + 1) < k))
+    return nb[keep].reshape(n, k).tolist()  # type: ignore[no-any-return]
+
+
 def as_float_tensor(x: Tensor) -> Tensor:
     """``x`` itself if floating point, else as float64 (integer TSPLIB coordinates, demands)."""
     import torch

@@ -25,12 +25,14 @@ def hgs_routes(
 ) -> list[list[int]]:
     """Routes of PyVRP's hybrid genetic search, node 0 the depot (its visits left out).
 
-    Stops after ``no_improvement`` iterations without a better solution (deterministic for a
-    seed), or at ``time_limit`` seconds if one is given. Without ``demands`` every node but the
+    Without ``time_limit``, stops after ``no_improvement`` iterations without a better solution
+    (deterministic for a seed); with one, runs until it (an anytime reference: on 10,000
+    customers 2,000 iterations without improvement came after 130 s, well short of what 600 s
+    find). Without ``demands`` every node but the
     depot is a client with no demand (the TSP as a one-vehicle VRP).
     """
     import pyvrp
-    from pyvrp.stop import MaxRuntime, MultipleCriteria, NoImprovement
+    from pyvrp.stop import MaxRuntime, NoImprovement
 
     n = len(coords)
     dist = int_distance_matrix(coords, euc_2d)
@@ -48,9 +50,7 @@ def hgs_routes(
         distance_matrices=[dist],
         duration_matrices=[np.zeros_like(dist)],
     )
-    stop: Any = NoImprovement(no_improvement)
-    if time_limit is not None:
-        stop = MultipleCriteria([stop, MaxRuntime(time_limit)])
+    stop: Any = NoImprovement(no_improvement) if time_limit is None else MaxRuntime(time_limit)
     result = pyvrp.solve(data, stop=stop, seed=seed, display=False, collect_stats=False)
     # client k of the model is node k+1 of the instance (node 0 is the depot)
     return [[a.idx + 1 for a in r if a.is_client()] for r in result.best.routes()]

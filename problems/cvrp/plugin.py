@@ -13,3 +13,10 @@ def symco_register(registry: Registry) -> None:
     registry.add_problem(CVRP)
     for solver in (ExactCVRP, OrToolsCVRP, HGSCVRP, SavingsCVRP):
         registry.add_solver(solver)
+    # by path: the improver imports torch, `symco plugins` does not
+    registry.add_lazy(
+        "improver", "symco.problems.cvrp.local_search:RouteLocalSearch", name="ls", problem="cvrp"
+    )
+    registry.add_lazy(
+        "improver", "symco.problems.cvrp.local_search:RuinRecreate", name="rr", problem="cvrp"
+    )

@@ -143,8 +143,8 @@ class OrToolsCVRP(Solver):
 
 class HGSCVRP(Solver):
     """PyVRP's hybrid genetic search (Vidal's HGS-CVRP lineage): the strong reference. Stops after
-    ``no_improvement`` iterations without a better solution (deterministic for a seed), or at the
-    time limit if one is given."""
+    ``no_improvement`` iterations without a better solution (deterministic for a seed), or, with a
+    time limit, at the time limit."""
 
     name: ClassVar[str] = "hgs"
     problem: ClassVar[str] = "cvrp"

@@ -41,24 +41,23 @@ from symco.core.improver import Improver
 from symco.core.policy import Policy
 from symco.core.problem import Problem
 from symco.core.reducer import SymmetryReducer
+from symco.problems.geometry import candidate_lists
 
 REL_TOL = 1e-9
 """A move is taken only if it shortens the tour by more than this fraction of its length."""
 
 
-def candidate_lists(xy: np.ndarray, k: int) -> list[list[int]]:
-    """Each point's ``min(k, N - 1)`` nearest other points, nearest first, from a k-d tree:
-    ``O(N K)`` memory, never an ``N x N`` matrix."""
-    from scipy.spatial import cKDTree
+def changed_nodes(old: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """Nodes whose pair of tour neighbours differs between the cyclic tours ``old`` and ``new``
+    (the direction of travel does not matter)."""
 
-    n = len(xy)
-    k = min(k, n - 1)
-    _, nb = cKDTree(xy).query(xy, k + 1)  # (N, K+1) nearest first, usually the point itself
-    nb = np.asarray(nb).reshape(n, k + 1)
-    own = nb == np.arange(n)[:, None]
-    # drop the point itself (or the farthest, where duplicates pushed it out of the first k+1)
-    keep = ~own & (own.any(axis=1, keepdims=True) | (np.arange(k + 1) < k))
-    return nb[keep].reshape(n, k).tolist()  # type: ignore[no-any-return]
+    def sides(tour: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        nxt, prv = np.empty_like(tour), np.empty_like(tour)
+        nxt[tour], prv[tour] = np.roll(tour, -1), np.roll(tour, 1)
+        return np.minimum(nxt, prv), np.maximum(nxt, prv)
+
+    (a, b), (c, d) = sides(np.asarray(old)), sides(np.asarray(new))
+    return np.flatnonzero((a != c) | (b != d))
 
 
 class TourSearch:
@@ -71,8 +70,10 @@ class TourSearch:
         tour: np.ndarray,
         neighbours: int,
         candidates: list[list[int]] | None = None,
+        active: np.ndarray | None = None,
     ) -> None:
-        """:param candidates: the candidate lists of the same points, if already built."""
+        """:param candidates: the candidate lists of the same points, if already built.
+        :param active: the nodes to try first (default: all); the others start asleep."""
         n = len(tour)
         self.n, self.euc = n, euc_2d
         self.x, self.y = xy[:, 0].tolist(), xy[:, 1].tolist()  # Python floats: fast scalar math
@@ -80,8 +81,10 @@ class TourSearch:
         self.tour = np.asarray(tour, dtype=np.int64).copy()
         self.pos = np.empty(n, dtype=np.int64)
         self.pos[self.tour] = np.arange(n)
-        self.queue = deque(range(n)) if n >= 5 else deque()
-        self.queued = np.full(n, n >= 5)
+        start = np.arange(n) if active is None else np.asarray(active, dtype=np.int64)
+        self.queue = deque(start.tolist()) if n >= 5 else deque()
+        self.queued = np.zeros(n, dtype=bool)
+        self.queued[list(self.queue)] = True
         self.length = self.tour_length()
 
     def dist(self, a: int, b: int) -> float:
@@ -249,10 +252,19 @@ class NeighbourLocalSearch(Improver[SearchState]):
     def restart(
         self, state: SearchState, instances: Mapping[str, Tensor], solutions: Tensor
     ) -> SearchState:
-        """Other tours of the same instances: the candidate lists are kept, every node wakes."""
+        """Other tours of the same instances: the candidate lists are kept, and only the nodes
+        whose tour neighbours changed wake (after a re-construction of one segment, a few
+        hundred of 10,000: the pass costs what changed, not ``N``)."""
         tours = solutions.long().cpu().numpy()
         searches = tuple(
-            TourSearch(np.stack([s.x, s.y], axis=1), s.euc, tours[i], self.neighbours, s.nb)
+            TourSearch(
+                np.stack([s.x, s.y], axis=1),
+                s.euc,
+                tours[i],
+                self.neighbours,
+                s.nb,
+                active=changed_nodes(s.tour, tours[i]),
+            )
             for i, s in enumerate(state.searches)
         )
         return self._state(instances, searches)

@@ -112,7 +112,14 @@ class OrToolsTSP(Solver):
 
 
 class LKHTSP(Solver):
-    """LKH-3 (Helsgaun) through elkai: one run of LKH's default trials; academic licence only."""
+    """LKH-3 (Helsgaun) through elkai: one run of LKH's default trials; academic licence only.
+
+    From :attr:`popmusic_from` nodes the candidate edges come from POPMUSIC with a short
+    subgradient ascent (``INITIAL_PERIOD = 100``): LKH's default alpha-nearness preprocessing is
+    quadratic and not bounded by ``TIME_LIMIT`` (about 190 s alone on a uniform TSP10k here),
+    POPMUSIC's is near-linear (a uniform TSP10k: 40 s with ``TIME_LIMIT = 30``, the tour within
+    0.01% of the one after 120 s). ``TIME_LIMIT`` bounds the search after the preprocessing.
+    """
 
     name: ClassVar[str] = "lkh"
     problem: ClassVar[str] = "tsp"
@@ -121,6 +128,9 @@ class LKHTSP(Solver):
     install_hint: ClassVar[str] = (
         "pip install 'symco[lkh]' (LKH-3 is free for academic, non-commercial use)"
     )
+
+    popmusic_from: ClassVar[int] = 5000
+    """Instances of at least this many nodes get POPMUSIC candidate sets."""
 
     def __init__(self, time_limit: float | None = None, seed: int = 0, runs: int = 1) -> None:
         """:param runs: independent LKH runs; the best tour is kept."""
@@ -139,6 +149,8 @@ class LKHTSP(Solver):
         )
         if self.time_limit is not None:
             params += f"TIME_LIMIT = {self.time_limit}\n"
+        if n >= self.popmusic_from:
+            params += "CANDIDATE_SET_TYPE = POPMUSIC\nINITIAL_PERIOD = 100\n"
         # EUC_2D: LKH rounds each distance to nint, exactly TSPLIB's rule (and ours, after scaling).
         lines = [f"TYPE : TSP\nDIMENSION : {n}\nEDGE_WEIGHT_TYPE : EUC_2D\nNODE_COORD_SECTION"]
         lines += [f"{i + 1} {x!r} {y!r}" for i, (x, y) in enumerate(pts.tolist())]
@@ -148,8 +160,8 @@ class LKHTSP(Solver):
 
 class HGSTSP(Solver):
     """PyVRP's hybrid genetic search on the TSP as a one-vehicle VRP; stops after
-    ``no_improvement`` iterations without a better tour (deterministic for a seed), or at the
-    time limit if one is given."""
+    ``no_improvement`` iterations without a better tour (deterministic for a seed), or, with a
+    time limit, at the time limit."""
 
     name: ClassVar[str] = "hgs"
     problem: ClassVar[str] = "tsp"

@@ -10,7 +10,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from symco.problems.tsp.local_search import NeighbourLocalSearch, candidate_lists
+from symco.problems.geometry import candidate_lists
+from symco.problems.tsp.local_search import NeighbourLocalSearch
 from symco.problems.tsp.problem import TSP
 
 
@@ -78,7 +79,7 @@ def test_candidate_lists_are_the_nearest_other_points(seed: int, n: int, k: int)
         np.testing.assert_allclose(d[i, row], np.sort(d[i])[: len(row)])
 
 
-def test_restart_keeps_the_candidate_lists() -> None:
+def test_restart_keeps_the_candidate_lists_and_wakes_what_changed() -> None:
     problem = TSP()
     inst = problem.generate(2, 20, rng=np.random.default_rng(1))
     tensors = {k: torch.as_tensor(v) for k, v in inst.items()}
@@ -86,4 +87,9 @@ def test_restart_keeps_the_candidate_lists() -> None:
     state = ls.start(tensors, torch.arange(20).repeat(2, 1))
     again = ls.restart(state, tensors, torch.arange(20).flip(0).repeat(2, 1))
     assert all(a.nb is b.nb for a, b in zip(state.searches, again.searches))
+    assert ls.converged(again)  # the same cyclic tours read backwards: nothing to wake
+    moved = torch.arange(20).repeat(2, 1)
+    moved[:, [5, 6]] = moved[:, [6, 5]]
+    again = ls.restart(state, tensors, moved)
     assert not ls.converged(again)
+    assert sorted(again.searches[0].queue) == [4, 5, 6, 7]  # whose tour neighbours changed
