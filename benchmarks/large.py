@@ -5,6 +5,7 @@ instance and peak memory.
 
     python benchmarks/large.py                                   # every case below
     python benchmarks/large.py --cases tsp:1000:4 --out /tmp/large.json
+    python benchmarks/large.py --cases tsp:10000:4:runs/bq-nco-tsp.pt    # another model file
 
 Each case is labelled once, as a user labels a test set (``symco data --solver lkh|hgs
 --time-limit S``, cached under ``benchmarks/data/``), then evaluated twice, each in a fresh
@@ -39,7 +40,7 @@ DATA = ROOT / "benchmarks" / "data"
 SETTINGS: dict[tuple[str, int], dict[str, object]] = {
     ("tsp", 1000): {"ref": "lkh", "ref_s": 30, "improve": "rrc+ls", "limit": 60},
     ("tsp", 10000): {"ref": "lkh", "ref_s": 30, "improve": "rrc+ls", "limit": 300},
-    ("tsp", 100000): {"ref": "lkh", "ref_s": 300, "improve": None, "limit": 1800},
+    ("tsp", 100000): {"ref": "lkh", "ref_s": 300, "improve": "rrc+ls", "limit": 1800},
     ("cvrp", 1000): {"ref": "hgs", "ref_s": 120, "improve": "rr", "limit": 60},
     ("cvrp", 10000): {"ref": "hgs", "ref_s": 600, "improve": "rr", "limit": 600},
 }
@@ -115,14 +116,14 @@ def rows(run: dict, final: str, stages: bool) -> list[dict]:
     return out
 
 
-def case(problem: str, size: int, num: int, seed: int, knn: int, threads: int) -> dict:
+def case(problem: str, size: int, num: int, model: str, seed: int, knn: int, threads: int) -> dict:
     cfg = SETTINGS.get((problem, size), {"ref": "none", "ref_s": 0, "improve": None, "limit": 0})
     ref, ref_s = str(cfg["ref"]), float(cfg["ref_s"])  # type: ignore[arg-type]
     data, ref_seconds = dataset(problem, size, num, seed, ref, ref_s)
-    base = ["evaluate", "--ckpt", f"bq-{problem}", "--instances", str(data), "--knn", str(knn),
+    base = ["evaluate", "--ckpt", model, "--instances", str(data), "--knn", str(knn),
             "--batch-size", "1", "--threads", str(threads), "--workers", "1",
             "--reference", "none"]  # fmt: skip
-    out: dict = {"problem": problem, "size": size, "instances": num, "knn": knn,
+    out: dict = {"problem": problem, "size": size, "instances": num, "model": model, "knn": knn,
                  "reference": {"solver": ref, "time_limit_s": ref_s,
                                "s_per_instance": ref_seconds}, "methods": []}  # fmt: skip
     first = evaluate([*base, "--improve", "ls", "--stages"])
@@ -136,9 +137,14 @@ def case(problem: str, size: int, num: int, seed: int, knn: int, threads: int) -
     return out
 
 
+def _key(c: dict) -> tuple[str, int, str]:
+    return c["problem"], c["size"], c.get("model", f"bq-{c['problem']}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--cases", default=DEFAULT_CASES, help="PROBLEM:SIZE:NUM,...")
+    ap.add_argument("--cases", default=DEFAULT_CASES,
+                    help="PROBLEM:SIZE:NUM[:MODEL],... (MODEL: default bq-PROBLEM)")  # fmt: skip
     ap.add_argument("--knn", type=int, default=100)
     ap.add_argument("--seed", type=int, default=7, help="seed of the test sets")
     ap.add_argument("--threads", type=int, default=1, help="torch threads per evaluation")
@@ -157,18 +163,19 @@ def main() -> None:
                    "cpus": os.cpu_count(), "seed": args.seed,
                    "settings": {f"{p}:{n}": v for (p, n), v in SETTINGS.items()}})  # fmt: skip
     for part in args.cases.split(","):
-        problem, size, num = part.split(":")
-        key = (problem, int(size))
-        done = [c for c in result["cases"] if (c["problem"], c["size"]) == key]
+        problem, size, num, *rest = part.split(":")
+        model = rest[0] if rest else f"bq-{problem}"
+        key = (problem, int(size), model)
+        done = [c for c in result["cases"] if _key(c) == key]
         if done and not args.again:
             print(f"{part}: in {path} already (--again to re-run)")
             continue
-        res = case(problem, int(size), int(num), args.seed, args.knn, args.threads)
+        res = case(problem, int(size), int(num), model, args.seed, args.knn, args.threads)
         print(json.dumps(res), flush=True)
         # re-read: another process may have written other cases meanwhile
         latest = json.loads(path.read_text()) if path.exists() else result
-        cases = [c for c in latest.get("cases", []) if (c["problem"], c["size"]) != key]
-        result["cases"] = sorted([*cases, res], key=lambda c: (c["problem"], c["size"]))
+        cases = [c for c in latest.get("cases", []) if _key(c) != key]
+        result["cases"] = sorted([*cases, res], key=_key)
         tmp = path.with_suffix(".json.tmp")
         tmp.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_text(json.dumps(result, indent=1) + "\n")

@@ -59,23 +59,34 @@ def greedy(
     instances: Mapping[str, Tensor],
     *,
     knn: int | None = None,
+    on_step: Callable[[], None] | None = None,
 ) -> Tensor:
     """Follow the policy's most likely action until every episode ends; returns the solutions
-    packed, ``(B, L)`` int64 right-padded with ``-1`` (:meth:`SymmetryReducer.packed`)."""
-    return reducer.packed(greedy_from(policy, reducer, reducer.init_state(instances), knn=knn))
+    packed, ``(B, L)`` int64 right-padded with ``-1`` (:meth:`SymmetryReducer.packed`).
+    ``on_step`` is called after every step (progress inside one long decode)."""
+    state = greedy_from(policy, reducer, reducer.init_state(instances), knn=knn, on_step=on_step)
+    return reducer.packed(state)
 
 
 @torch.inference_mode()
 def greedy_from(
-    policy: Policy, reducer: SymmetryReducer[Any], state: Any, *, knn: int | None = None
+    policy: Policy,
+    reducer: SymmetryReducer[Any],
+    state: Any,
+    *,
+    knn: int | None = None,
+    on_step: Callable[[], None] | None = None,
 ) -> Any:
     """Follow the policy's most likely action from ``state`` (e.g. one built by
-    ``reducer.state_from_partial``) until every episode ends; returns the final state."""
+    ``reducer.state_from_partial``) until every episode ends, calling ``on_step`` after every
+    step; returns the final state."""
     while not bool((done := reducer.done(state)).all()):
         batch = reducer.reduce(state, knn=knn)
         node, action = greedy_choice(policy(batch), batch)
         # episodes end at different steps (OP, KP): finished rows get node -1, a no-op
         state = reducer.step(state, node.masked_fill(done, -1), action)
+        if on_step is not None:
+            on_step()
     return state
 
 
@@ -88,11 +99,14 @@ def beam_search(
     width: int,
     *,
     knn: int | None = None,
+    on_step: Callable[[], None] | None = None,
 ) -> Tensor:
     """Keep the ``width`` most likely partial solutions per instance; return, per instance, the best
     final solution by the problem's objective among the beams *and* the greedy solution, so beam
     search never does worse than greedy with the same model (the first best on ties, the greedy
-    solution first). Solutions are packed, ``(B, L)`` int64 padded with ``-1``."""
+    solution first). Solutions are packed, ``(B, L)`` int64 padded with ``-1``. ``on_step`` is
+    called after every step of the beams (the greedy pass after them, ``1/width`` of the rows,
+    reports none)."""
     first = next(iter(instances.values()))
     b = first.shape[0]
     state = reducer.init_state(instances)
@@ -117,6 +131,8 @@ def beam_search(
         node = node.masked_fill(done[beam], -1)
         state = reducer.step(reducer.select(state, beam), node, cand_idx[sel] % a)
         owner, score = cand_owner[sel], cand_score[sel]
+        if on_step is not None:
+            on_step()
     finals = reducer.packed(state)  # (beams, L)
     greedy_sols = greedy(policy, reducer, instances, knn=knn)  # (B, L')
     width_l = max(finals.shape[1], greedy_sols.shape[1])
@@ -165,6 +181,9 @@ Decode = Callable[[Mapping[str, Tensor]], Tensor]
 """A batch of instances in, one packed solution per instance out: ``(B, L)`` int64, ``-1``
 padded (greedy, beam, ...)."""
 
+StepDecode = Callable[[Mapping[str, Tensor], Callable[[], None]], Tensor]
+"""A :data:`Decode` that also takes ``on_step``, called after every decoding step."""
+
 
 @dataclass(frozen=True)
 class Decoder:
@@ -179,12 +198,20 @@ class Decoder:
     :param rows_per_instance: how many batch rows one instance is counted as (beam search: 8,
         whatever its width), so the evaluation batches ``batch_size // rows_per_instance``
         instances.
+    :param memory: ``(B, N)`` -> bytes of working memory to decode ``B`` instances of ``N``
+        nodes in one ``run`` (``None``: unknown); ``symco evaluate`` refuses a run that would
+        not fit before it starts.
+    :param run_steps: ``run`` that also calls ``on_step()`` after every decoding step (about one
+        per node), so a decode of one large instance can show its progress; ``None``: no steps to
+        report.
     """
 
     run: Decode
     label: str
     knn: int | None = None
     rows_per_instance: int = 1
+    memory: Callable[[int, int], int | None] | None = None
+    run_steps: StepDecode | None = None
 
 
 def augmentation_key(problem: Problem, group: Group) -> str:
@@ -260,6 +287,14 @@ def parse_decode(text: str) -> tuple[str, int]:
     raise ValueError(f"decode must be 'greedy' or 'beam:W' with W >= 1, got {text!r}")
 
 
+STATE_BYTES = 64
+"""Bytes per row and node of a reducer's state and reduced batch beside the policy's working
+memory (coordinates, visited flags, the partial solution, sort indices, kNN distances)."""
+FIXED_BYTES = 8 * 2**20
+"""Working memory of a decode that grows with neither (kernels' scratch buffers, the allocator's
+slack): a whole greedy decode of 500 nodes peaks ~7 MiB above its per-row estimate."""
+
+
 def policy_decoder(
     policy: Policy,
     reducer: SymmetryReducer[Any],
@@ -277,11 +312,25 @@ def policy_decoder(
     kind, width = parse_decode(decode)
     knn = knn if reducer.supports_knn else None
 
-    def run(instances: Mapping[str, Tensor]) -> Tensor:
+    def run_steps(instances: Mapping[str, Tensor], on_step: Callable[[], None] | None) -> Tensor:
         if kind == "greedy":
-            return greedy(policy, reducer, instances, knn=knn)
-        return beam_search(policy, reducer, problem, instances, width, knn=knn)
+            return greedy(policy, reducer, instances, knn=knn, on_step=on_step)
+        return beam_search(policy, reducer, problem, instances, width, knn=knn, on_step=on_step)
+
+    def memory(batch: int, nodes: int) -> int | None:
+        # a step sees the origin, the (K nearest) remaining nodes and the destination or depot
+        seen = (min(nodes, knn) if knn else nodes) + 2
+        rows = batch * width  # greedy: width 1
+        step = policy.forward_bytes(rows, seen)
+        return None if step is None else step + STATE_BYTES * rows * nodes + FIXED_BYTES
 
     label = decode + (f" knn{knn}" if knn else "")
     # beam search carries W beams per instance (8 as before: the batch shrinks, not W-fold)
-    return Decoder(run, label, knn, 1 if kind == "greedy" else 8)
+    return Decoder(
+        lambda instances: run_steps(instances, None),
+        label,
+        knn,
+        1 if kind == "greedy" else 8,
+        memory=memory,
+        run_steps=run_steps,
+    )

@@ -157,6 +157,13 @@ class Improver(ABC, Generic[StateT]):
         """Whether it reaches :meth:`converged` on its own (:attr:`local_search`)."""
         return self.local_search
 
+    def memory_bytes(self, batch: int, nodes: int) -> int:
+        """Peak working memory in bytes of improving ``batch`` solutions of ``nodes``-node
+        instances: what ``symco evaluate`` checks against the memory available before it
+        decodes anything. The default, 0, is for improvers whose memory is negligible beside the
+        decoder's (linear in ``nodes``); one that holds dense ``(B, N, N)`` tensors says so."""
+        return 0
+
     # -- the driver ------------------------------------------------------------------------------
 
     @torch.inference_mode()
@@ -273,6 +280,10 @@ class Chain(Improver[ChainState]):
     @property
     def stops(self) -> bool:
         return all(m.stops for m in self.members)
+
+    def memory_bytes(self, batch: int, nodes: int) -> int:
+        """The largest member's: members step one at a time."""
+        return max(m.memory_bytes(batch, nodes) for m in self.members)
 
     def __repr__(self) -> str:
         return "Chain(" + ", ".join(repr(m) for m in self.members) + ")"

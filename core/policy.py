@@ -40,6 +40,12 @@ class Policy(nn.Module, ABC):
     def forward(self, batch: ReducedBatch) -> Tensor:
         """Return ``(B, M, A)`` logits, ``-inf`` where ``batch.action_mask`` is ``False``."""
 
+    def forward_bytes(self, batch: int, nodes: int) -> int | None:
+        """Peak working memory in bytes of one forward pass over ``batch`` reduced instances of
+        ``nodes`` nodes, weights excluded: what ``symco evaluate`` checks against the memory
+        available before it decodes anything. ``None`` (the default): unknown, no check."""
+        return None
+
 
 def permute_nodes(group: Any, g: Any, batch: ReducedBatch) -> ReducedBatch:
     """The reduced batch with its node axis permuted by ``g`` (a batch of elements of a

@@ -110,6 +110,34 @@ def _items(args: argparse.Namespace, registry: Registry, problem: Any, sizes: An
     return [Item.of(x) for x in loaded]
 
 
+def _check_memory(
+    args: argparse.Namespace, model: Any, group: Any, improvement: Any, items: list[Any]
+) -> None:
+    """Refuse, before any work, a run whose largest batch of some size would not fit in the
+    memory available: the decoder and the improvers say what they need."""
+    from symco.core.evaluation import memory
+    from symco.core.symmetry.group import element_size
+
+    available = memory.available_bytes(args.device)
+    if available is None:
+        return
+    decoder = model.decoder(args.decode, knn=args.knn)
+    images = 1 if group is None else element_size(group.elements())
+    improver = None if improvement is None else improvement.improver
+    sizes: dict[int, int] = {}
+    for it in items:
+        sizes[it.size] = sizes.get(it.size, 0) + 1
+    plain = args.stages and group is not None
+    for need in memory.needs(decoder, improver, sizes, batch_size=args.batch_size,
+                             images=images, plain_stage=plain):  # fmt: skip
+        if need.total > available:
+            knn_helps = model.decoder(args.decode, knn=args.knn or memory.KNN_HINT).knn is not None
+            raise UsageError(
+                memory.refusal(need, available, knn=args.knn, knn_helps=knn_helps,
+                               augment=args.augment, images=images, improve=args.improve)
+            )  # fmt: skip
+
+
 LARGE = 2000
 """Instances of at least this many nodes get a capped reference solve by default."""
 LARGE_REFERENCE_LIMIT = 60.0
@@ -248,6 +276,7 @@ def cmd_evaluate(args: argparse.Namespace, pm: PluginManager, registry: Registry
     group = _augment_group(registry, args.augment, problem)
     improvement = _improvement(args, registry, module)
     items = _items(args, registry, problem, sizes)
+    _check_memory(args, module, group, improvement, items)
     known = read_references(args.references) if args.references else {}
     for it in items:
         if it.reference is None and it.name in known:

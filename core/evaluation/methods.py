@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 
 import numpy as np
@@ -30,6 +31,7 @@ __all__ = [
     "Improvement",
     "decode_items",
     "improvers_for",
+    "instances_per_batch",
     "run_methods",
     "solve_items",
     "stage_labels",
@@ -108,6 +110,17 @@ def improvers_for(
     ]
 
 
+STEP_PROGRESS = 2000
+"""Instances of at least this many nodes show progress inside their decode (steps, ETA): one
+of 100,000 nodes decodes for minutes."""
+
+
+def instances_per_batch(batch_size: int, decoder: Decoder, images: int = 1) -> int:
+    """How many instances are decoded together: ``batch_size`` rows, each instance counting as
+    the decoder's ``rows_per_instance`` rows, times ``images`` when augmented."""
+    return max(1, max(1, batch_size // decoder.rows_per_instance) // images)
+
+
 def _batches(items: Sequence[Item]) -> list[list[Item]]:
     """Items grouped by size and array names (one batch shape each), sizes ascending."""
     groups: dict[tuple[int, tuple[str, ...]], list[Item]] = {}
@@ -135,19 +148,38 @@ def decode_items(
     With ``augment`` (a finite group) each batch carries every image of its instances; with
     ``improvement`` each batch's solutions are improved after decoding (``time_s`` counts both),
     and ``before_label``, when given, also records the solutions as they were before improving.
-    Progress: one bar (or, off a terminal, one line) per size.
+    Progress: one bar (or, off a terminal, one line) per size, and from :data:`STEP_PROGRESS`
+    nodes on one inside each decode too (its steps, with an ETA), where the decoder reports them.
     """
     from symco.core.progress import progress
 
-    run: Callable[[Mapping[str, Tensor]], Tensor] = decoder.run
-    if augment is not None:
-        run = lambda t: decode_augmented(decoder.run, problem, augment, t)  # noqa: E731
     for group in _batches(items):
-        with progress(len(group), f"{label} n={group[0].size}", quiet=quiet) as done:
+        size = group[0].size
+        desc = f"{label} n={size}"
+        run = decoder.run if quiet else _step_run(decoder, size, desc)
+        if augment is not None:
+            run = partial(decode_augmented, run, problem, augment)
+        with progress(len(group), desc, quiet=quiet) as done:
             for start in range(0, len(group), batch_size):
                 chunk = group[start : start + batch_size]
                 _decode_chunk(chunk, run, problem, device, label, improvement, before_label)
                 done(len(chunk))
+
+
+def _step_run(decoder: Decoder, size: int, desc: str) -> Callable[[Mapping[str, Tensor]], Tensor]:
+    """The decoder's ``run``, showing its steps (about ``size``: one node each) from
+    :data:`STEP_PROGRESS` nodes on, where the decoder reports steps."""
+    from symco.core.progress import steps
+
+    stepped = decoder.run_steps
+    if stepped is None or size < STEP_PROGRESS:
+        return decoder.run
+
+    def run(instances: Mapping[str, Tensor]) -> Tensor:
+        with steps(size, desc) as tick:
+            return stepped(instances, tick)
+
+    return run
 
 
 def _record(
@@ -255,14 +287,15 @@ def run_methods(
     for decode in decodes:
         dec = model.decoder(decode, knn=knn)
         plain, augmented, full = stage_labels(name, dec, augment, improvement)
-        bs = max(1, batch_size // dec.rows_per_instance)
+        bs = instances_per_batch(batch_size, dec)
         if stages and full != plain and (augment is not None or improvement is None):
             decode_items(
                 dec, problem, items, label=plain, batch_size=bs, device=device, quiet=quiet
             )
             methods.append(plain)
         before = augmented if stages and improvement is not None else None
-        decode_items(dec, problem, items, label=full, batch_size=max(1, bs // images),
+        decode_items(dec, problem, items, label=full,
+                     batch_size=instances_per_batch(batch_size, dec, images),
                      device=device, augment=augment, improvement=improvement,
                      before_label=before, quiet=quiet)  # fmt: skip
         methods += ([before] if before is not None else []) + [full]

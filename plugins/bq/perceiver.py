@@ -113,6 +113,7 @@ class BQPerceiver(Policy):
         ff_dim: int = 512,
     ) -> None:
         super().__init__()
+        self.dim, self.latent_dim, self.ff_dim = dim, latent_dim, ff_dim
         self.embed = nn.Linear(num_features, dim)
         self.node_type = nn.Embedding(num_node_types, dim)
         self.latents = nn.Parameter(torch.randn(num_latents, latent_dim) * 0.02)
@@ -137,6 +138,19 @@ class BQPerceiver(Policy):
         logits = self.head(out)
         logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
         return masked_logits(logits, batch.action_mask)  # (B, M, A)
+
+    def forward_bytes(self, batch: int, nodes: int) -> int:
+        """``4 * batch * nodes * (5 * dim + latent_dim + 2 * ff_dim)`` bytes (float32): the peak
+        is in the decoder block, where every node holds ``h``, its normalisation, the attention's
+        output projected back, the residual sum and its normalisation (``5 dim``), the queries
+        (``latent_dim``) and the feed-forward's hidden layer before and after the ReLU
+        (``2 ff_dim``); the latents' share does not grow with ``nodes``, and the fused attention
+        kernel never holds the ``(heads, nodes, latents)`` scores. Calibrated on peak RSS (CPU,
+        default dims, large blocks mmapped): 3000 nodes, batch 1: 23.3 MiB estimated, 29.8
+        measured; 6000 nodes: 46.5 vs 53.1 (a constant ~6 MiB apart).
+        """
+        per_node = 5 * self.dim + self.latent_dim + 2 * self.ff_dim
+        return 4 * batch * nodes * per_node
 
     def __repr__(self) -> str:
         n = sum(p.numel() for p in self.parameters())

@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from symco.core.decoding import _best_per_owner, beam_search, greedy
+from symco.core.decoding import _best_per_owner, beam_search, greedy, policy_decoder
 from symco.plugins.bq.policy import BQTransformer
 from symco.plugins.bq.tsp import BQTSPReducer
 from symco.problems.tsp import TSP
@@ -166,3 +166,46 @@ def test_augment_refused_where_the_objective_is_not_invariant(capsys) -> None:
     assert capsys.readouterr().err.startswith(
         "symco: error: --augment: unknown group 'd8'; registered: "
     )
+
+
+def test_greedy_and_beam_call_on_step_after_every_step() -> None:
+    """Progress inside one decode: a TSP tour of ``n`` nodes takes ``n - 1`` steps (the first
+    node is where it starts)."""
+    tsp, red, pol = TSP(), BQTSPReducer(), _policy(2)
+    calls = []
+    greedy(pol, red, _inst(2, 7, 3), on_step=lambda: calls.append("greedy"))
+    beam_search(pol, red, tsp, _inst(2, 7, 3), 3, on_step=lambda: calls.append("beam"))
+    assert calls == ["greedy"] * 6 + ["beam"] * 6
+    dec = policy_decoder(pol, red, tsp, "greedy", knn=3)
+    assert dec.run_steps is not None
+    torch.testing.assert_close(dec.run_steps(_inst(2, 7, 3), lambda: None), dec.run(_inst(2, 7, 3)))
+
+
+def test_decoder_memory_is_linear_in_the_nodes_and_flat_with_knn() -> None:
+    """The transformer's fused attention holds no ``(nodes, nodes)`` scores: without kNN a
+    decode needs memory linear in the nodes (every step sees them all), with kNN the policy's
+    share stays put and only the reducer's state grows."""
+    from symco.core.decoding import FIXED_BYTES, STATE_BYTES
+
+    tsp, red, pol = TSP(), BQTSPReducer(), _policy()
+    full = policy_decoder(pol, red, tsp).memory
+    near = policy_decoder(pol, red, tsp, knn=100).memory
+    beam = policy_decoder(pol, red, tsp, "beam:4").memory
+    assert full is not None and near is not None and beam is not None
+    per_node = [(full(1, 2 * n) or 0) - (full(1, n) or 0) for n in (10_000, 20_000)]
+    assert per_node[1] == 2 * per_node[0] > 0  # linear, not quadratic
+    assert (near(1, 20_000) or 0) - (near(1, 10_000) or 0) == STATE_BYTES * 10_000
+    assert (full(1, 10_000) or 0) - FIXED_BYTES > 10 * ((near(1, 10_000) or 0) - FIXED_BYTES)
+    assert (full(4, 1000) or 0) - FIXED_BYTES == 4 * ((full(1, 1000) or 0) - FIXED_BYTES)
+    assert beam(2, 1000) == full(8, 1000)  # W rows per instance
+
+
+def test_decoder_memory_is_unknown_for_a_policy_that_does_not_say() -> None:
+    class Silent(BQTransformer):
+        def forward_bytes(self, batch: int, nodes: int) -> int | None:
+            return None
+
+    dec = policy_decoder(
+        Silent(2, 3, 1, num_layers=1, dim=8, heads=2, ff_dim=8), BQTSPReducer(), TSP()
+    )
+    assert dec.memory is not None and dec.memory(4, 1000) is None

@@ -259,3 +259,11 @@ def test_chain_keeps_member_states_and_matches_restarting_from_scratch(registry)
                 s = m.step(s, gen)
             current = m.solutions(s)
     assert torch.equal(state.solutions, current)
+
+
+@pytest.mark.parametrize("entry", IMPROVERS, ids=lambda e: f"{e.problem}-{e.name}")
+def test_memory_is_a_byte_count(entry: Entry, registry) -> None:
+    """Every improver says what it needs (0: negligible beside decoding), never less with more."""
+    *_, imp = _build(entry, registry)
+    small, large = imp.memory_bytes(1, 100), imp.memory_bytes(4, 1000)
+    assert isinstance(small, int) and 0 <= small <= large

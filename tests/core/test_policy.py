@@ -27,3 +27,15 @@ def test_reduced_batch_node_mask_and_to() -> None:
     assert batch.node_mask.tolist() == [[True, True, False]]
     moved = batch.to("cpu")
     assert moved.target is None and torch.equal(moved.node_index, batch.node_index)
+
+
+def test_a_policy_memory_is_unknown_unless_it_says() -> None:
+    from symco.core.policy import Policy
+
+    class Plain(Policy):
+        name = "plain"
+
+        def forward(self, batch: ReducedBatch) -> torch.Tensor:
+            return batch.features
+
+    assert Plain().forward_bytes(4, 1000) is None

@@ -182,6 +182,26 @@ def test_progress_off_a_terminal_is_one_line_per_size(capsys) -> None:
     assert err[0].startswith("bq-tsp greedy n=10: 2/2 instances in ")
 
 
+def test_a_large_instance_shows_its_steps(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """From ``STEP_PROGRESS`` nodes on a decode reports its steps (about one per node) with an
+    ETA; off a terminal as lines (thresholds lowered here), never under ``--quiet``."""
+    from functools import partial
+
+    import symco.core.progress
+
+    monkeypatch.setattr("symco.core.evaluation.methods.STEP_PROGRESS", 12)
+    monkeypatch.setattr(symco.core.progress, "steps",
+                        partial(symco.core.progress.steps, every=0.5, seconds=0))  # fmt: skip
+    argv = ["evaluate", "--ckpt", "bq-tsp", "--generate", "10:1,12:1", "--reference", "none"]
+    assert main(argv) == 0
+    err = _lines(capsys.readouterr().err)
+    assert err[0].startswith("bq-tsp greedy n=10: 1/1 instances in ")
+    assert err[1].startswith("bq-tsp greedy n=12: 50% (6 of about 12 steps), ")
+    assert " s, ETA " in err[1] and err[2].startswith("bq-tsp greedy n=12: 1/1 instances in ")
+    assert main([*argv, "--quiet"]) == 0
+    assert capsys.readouterr().err == ""
+
+
 def test_decoders_hand_on_packed_tensors() -> None:
     from symco.core.decoding import Decoder
 

@@ -358,7 +358,7 @@ def test_evaluate_time_limit_is_per_instance(capsys) -> None:
     ("argv", "message"),
     [
         (["--ckpt", "bq-cvrp", "--improve", "2opt", "--improve-steps", "2"],
-         "--improve: no improver '2opt' for cvrp (its improvers: rrc)"),
+         "--improve: no improver '2opt' for cvrp (its improvers: ls, rr, rrc)"),
         (["--ckpt", "bq-op", "--improve", "rrc", "--improve-steps", "2"],
          "--improve: no improver 'rrc' for op (its improvers: none)"),
         (["--ckpt", "bq-tsp", "--improve", "rrc"], "--improve rrc: give --improve-steps N or --time-limit S"),

@@ -118,3 +118,9 @@ def test_cost_is_linear_in_the_nodes() -> None:
     policy(replace(b, features=b.features[..., :2].float(), action_mask=b.action_mask[..., :1]))
     assert seen == [(50, 4), (4, 4), (4, 50)]  # (keys, queries) of each stage
     assert "latents=4x8" in repr(policy) and "x=8, y=8" in repr(policy.encoder)
+
+
+def test_forward_bytes_is_linear_in_the_nodes() -> None:
+    policy = BQPerceiver(2, 3, 1)  # dim 192, latents of width 48, ff_dim 512
+    assert policy.forward_bytes(1, 1000) == 4 * 1000 * (5 * 192 + 48 + 2 * 512)
+    assert policy.forward_bytes(2, 4000) == 8 * policy.forward_bytes(1, 1000)

@@ -152,3 +152,23 @@ def test_reads_tsplib_opt_tour(tmp_path: Path) -> None:
     (tmp_path / "b.opt.tour").write_text("TOUR_SECTION\n1\n2\n2\n-1\n")
     with pytest.raises(DataFileError, match=r"b\.opt\.tour: tour 0 is not a permutation"):
         TSP().read(tmp_path / "b.tsp")
+
+
+def test_dense_improvers_say_what_their_distance_tensors_need() -> None:
+    """2-opt holds five ``(B, N, N)`` float64 tensors at once, Or-opt nine: quadratic in the
+    nodes, linear in the batch; a chain needs its largest member's (they step in turn)."""
+    import torch
+
+    from symco.core.improver import Chain
+    from symco.problems.tsp.improvers import OrOpt, TwoOpt
+
+    tsp = TSP()
+    inst = {
+        k: torch.as_tensor(v) for k, v in tsp.generate(2, 50, rng=np.random.default_rng(0)).items()
+    }
+    dist = TwoOpt(tsp).start(inst, torch.arange(50).repeat(2, 1)).dist  # (B, N, N) float64
+    two, orr = TwoOpt(tsp), OrOpt(tsp)
+    assert two.memory_bytes(2, 50) == 5 * dist.nbytes + 8 * 50**2
+    assert orr.memory_bytes(2, 50) == 9 * dist.nbytes + 16 * 50**2
+    assert two.memory_bytes(1, 100_000) > 370 * 2**30  # 2-opt is no polish for 100,000 nodes
+    assert Chain([two, orr]).memory_bytes(4, 1000) == orr.memory_bytes(4, 1000)
