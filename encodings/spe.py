@@ -10,6 +10,7 @@ from torch_geometric.data import Data
 from torch_geometric.utils import to_dense_adj, to_dense_batch
 
 from symco.core.symmetry.declare import Symmetry
+from symco.core.symmetry.weights import Axis, Permutation, PermutationSpec, columns, rows
 from symco.encodings.base import Encoding
 from symco.encodings.eigenpairs import EigenPairs
 from symco.encodings.gin import AxisGIN
@@ -90,6 +91,37 @@ class SPE(Encoding):
             eigen_signs(self.num_eigs, n),
             eigen_basis(inputs, self.num_eigs, n),
         ]
+
+    def weight_permutations(self) -> PermutationSpec:
+        """The permutations of its parameters that leave the encoding unchanged
+        (:math:`f_{g \\cdot \\theta} = f_\\theta`, ``symco check-symmetry`` checks it):
+
+        * ``phi_nets``: the ``m`` eigenvalue networks :math:`\\varphi_\\ell` (axis 0 of their
+          parameters) with the channels of :math:`Q` they make, read by ρ's first layer;
+        * ``phi_units``: the hidden units of the :math:`\\varphi_\\ell`, one permutation shared by
+          all ``m`` (each network's own would be a larger group, but an axis entry moves a whole
+          axis of the ``(m, hidden)`` parameters);
+        * ``rho{t}_hidden``, ``rho{t}_out``: the hidden and output units of ρ's GIN layer ``t``
+          (the neighbour sum and the ReLUs act feature by feature, so they commute with them);
+          the last layer's outputs are read by ``out``.
+        """
+        phi = [Axis(f"phi.{k}", 0) for k in ("w1", "b1", "w2", "b2")]
+        perms = {
+            "phi_nets": Permutation(self.m, (*phi, *columns("rho.mlps.0.0"))),
+            "phi_units": Permutation(
+                self.phi.hidden, tuple(Axis(f"phi.{k}", 1) for k in ("w1", "b1", "w2"))
+            ),
+        }
+        layers = len(self.rho.mlps)
+        for t in range(layers):
+            mlp = f"rho.mlps.{t}"
+            reader = f"rho.mlps.{t + 1}.0" if t + 1 < layers else "out"
+            hidden = self.rho.hidden
+            perms[f"rho{t}_hidden"] = Permutation(hidden, (*rows(f"{mlp}.0"), *columns(f"{mlp}.2")))
+            perms[f"rho{t}_out"] = Permutation(hidden, (*rows(f"{mlp}.2"), *columns(reader)))
+        return PermutationSpec(
+            perms, f"φ's {self.m} networks and units, ρ's {layers} layers' units"
+        )
 
     def transform(self) -> EigenPairs:
         return EigenPairs(self.num_eigs)

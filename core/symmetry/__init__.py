@@ -6,6 +6,9 @@
 * :class:`Frame` and the built-in frames (:data:`BUILTIN_FRAMES`): translation-scale, kNN
   neighbourhood and PCA frames (for frame averaging).
 * :class:`Symmetry` declarations and :func:`check_symmetries` (from :mod:`.declare`).
+* Weight-space symmetry (:mod:`.weights`): a model's :class:`PermutationSpec` (which parameter
+  axes move together when a layer's units are permuted), the group :class:`WeightPermutations`
+  acting on its parameters, and :func:`check_weight_symmetry`.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from .declare import (
     Symmetry,
     SymmetryResult,
     check_symmetries,
+    check_weight_symmetry,
 )
 from .frames import (
     BUILTIN_FRAMES,
@@ -45,10 +49,21 @@ from .groups import (
 )
 from .orthogonal import haar_orthogonal
 from .torus import roll2d
+from .weights import (
+    Axis,
+    Permutation,
+    PermutationSpec,
+    PermutationSpecError,
+    WeightPermutations,
+    columns,
+    declared_weight_permutations,
+    rows,
+)
 
 __all__ = [
     "BUILTIN_FRAMES",
     "BUILTIN_GROUPS",
+    "Axis",
     "AxisRotation",
     "DegenerateFrameError",
     "EigenBasis",
@@ -63,6 +78,9 @@ __all__ = [
     "Orthogonal",
     "PCAFrame",
     "PCAFrames",
+    "Permutation",
+    "PermutationSpec",
+    "PermutationSpecError",
     "ScaleParams",
     "SquareDihedral",
     "Symmetric",
@@ -71,10 +89,15 @@ __all__ = [
     "TorusFlow",
     "TorusTranslation",
     "TranslationScaleFrame",
+    "WeightPermutations",
     "bounding_square",
     "check_symmetries",
+    "check_weight_symmetry",
+    "columns",
+    "declared_weight_permutations",
     "haar_orthogonal",
     "neighbourhood_frame",
     "normalize_coords",
     "roll2d",
+    "rows",
 ]

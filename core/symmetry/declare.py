@@ -15,6 +15,10 @@ symmetries by implementing three methods (the :class:`Symmetric` protocol):
 :func:`check_symmetries` draws ``n`` elements of each group with a seeded generator, runs the
 batch and its transformed copy, and compares ``f(g·x)`` with ``g·f(x)`` — the way e3nn's
 ``assert_equivariant`` checks its networks. ``symco check-symmetry`` prints its rows.
+
+A model may also declare the symmetry of its own parameters, ``weight_permutations()`` (see
+:mod:`.weights`): :func:`check_weight_symmetry` permutes its state dict and compares the outputs
+on the same ``symmetry_inputs``, one more row of the report.
 """
 
 from __future__ import annotations
@@ -162,6 +166,68 @@ def check_symmetries(
         if module is not None:
             module.to(dtype=dtype).train(was_training)
     return results
+
+
+def check_weight_symmetry(
+    model: Any,
+    inputs: Any = None,
+    *,
+    n: int = 4,
+    seed: int = 0,
+    tol: float = 1e-6,
+    device: str = "cpu",
+) -> list[SymmetryResult]:
+    """Check the weight permutations ``model`` declares (``weight_permutations()``, see
+    :mod:`.weights`): :math:`f_{g \\cdot \\theta}(x) = f_\\theta(x)`, in float64.
+
+    A copy of the model (the model itself is untouched) is moved to ``device`` and float64 and
+    put in eval mode; ``n`` elements drawn from ``seed`` each permute its state dict, and its
+    ``symmetry_outputs`` on ``inputs`` (default: ``symmetry_inputs(n, generator)``, drawn
+    first) are compared with the unpermuted ones — every part of a tuple output.
+
+    :return: one row (``weight-permutation: <the spec's description>``, invariant) with the
+        largest errors over the elements; ``[]`` when the model declares no weight permutation.
+    """
+    import copy
+
+    from .weights import WeightPermutations, declared_weight_permutations
+
+    spec = declared_weight_permutations(model)
+    if spec is None:
+        return []
+    twin = copy.deepcopy(model)
+    if isinstance(twin, torch.nn.Module):
+        twin.to(device=device, dtype=torch.float64).eval()
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        inputs = _to(twin.symmetry_inputs(n, gen) if inputs is None else inputs, device)
+        state = {k: v.clone() for k, v in twin.state_dict().items()}  # loading writes in place
+        group = WeightPermutations(spec, state)
+        want = _flat(twin.symmetry_outputs(inputs))
+        g = group.sample(n, gen)
+        errors = []
+        for i in range(n):
+            twin.load_state_dict(group.permute(group.perms(g, i), state))
+            errors.append(compare(_flat(twin.symmetry_outputs(inputs)), want))
+    max_abs, mean_abs, max_rel, mean_rel = zip(*errors, strict=True)
+    label = f"{group.name}: {spec.description}" if spec.description else group.name
+    return [
+        SymmetryResult(
+            label,
+            "invariant",
+            max(max_abs),
+            sum(mean_abs) / n,
+            max(max_rel),
+            sum(mean_rel) / n,
+            tol,
+        )
+    ]
+
+
+def _flat(outputs: Tensor | tuple[Tensor, ...]) -> Tensor:
+    """Every part of an output as one float64 vector."""
+    parts = outputs if isinstance(outputs, tuple) else (outputs,)
+    return torch.cat([p.double().reshape(-1) for p in parts])
 
 
 def _part(outputs: Tensor | tuple[Tensor, ...], sym: Symmetry) -> Tensor:

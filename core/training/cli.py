@@ -312,10 +312,16 @@ def _module_from_config(path: Path, registry: Registry, models: Mapping[str, str
 
 
 def run_check_symmetry(args: argparse.Namespace, pm: PluginManager, registry: Registry) -> int:
-    """Build a model (config or checkpoint), check each declared symmetry, print one row each."""
+    """Build a model (config or checkpoint), check each declared symmetry, print one row each
+    (its weight permutations, when it declares them, are one more row)."""
     import torch
 
-    from symco.core.symmetry.declare import check_symmetries
+    from symco.core.symmetry.declare import (
+        NoSymmetriesError,
+        check_symmetries,
+        check_weight_symmetry,
+    )
+    from symco.core.symmetry.weights import declared_weight_permutations
     from symco.core.table import format_table
     from symco.core.training.checkpoints import load_model
 
@@ -328,9 +334,14 @@ def run_check_symmetry(args: argparse.Namespace, pm: PluginManager, registry: Re
         module, label = _module_from_config(Path(args.config), registry, models), args.config
     else:
         module, label = load_model(args.ckpt, models, registry).module, args.ckpt
-    results = check_symmetries(
-        module, n=args.batch_size, seed=args.seed, tol=args.tol, device=args.device
-    )
+    n, seed, tol, device = args.batch_size, args.seed, args.tol, args.device
+    try:
+        results = check_symmetries(module, n=n, seed=seed, tol=tol, device=device)
+    except NoSymmetriesError:
+        if declared_weight_permutations(module) is None:
+            raise
+        results = []  # it declares the symmetry of its parameters only
+    results += check_weight_symmetry(module, n=n, seed=seed, tol=tol, device=device)
     if args.group is not None:
         declared = sorted({r.label.partition(":")[0] for r in results})
         results = [r for r in results if r.label.partition(":")[0] == args.group]

@@ -28,6 +28,7 @@ from symco.core.problem import Problem
 from symco.core.reducer import ReducedBatch, SymmetryReducer
 from symco.core.solver import Solver
 from symco.core.symmetry.declare import Symmetry
+from symco.core.symmetry.weights import PermutationSpec, declared_weight_permutations
 from symco.core.training.config import SHIPPED_MODEL, from_config
 
 
@@ -156,6 +157,11 @@ class BQModule(L.LightningModule):
 
     def symmetry_outputs(self, inputs: ReducedBatch) -> Tensor:
         return self.policy(inputs)
+
+    def weight_permutations(self) -> PermutationSpec | None:
+        """The policy's weight permutations (``policy.`` keys), if it declares them."""
+        spec = declared_weight_permutations(self.policy)
+        return None if spec is None else spec.prefixed("policy.")
 
     def decoder(self, decode: str = "greedy", *, knn: int | None = None) -> Decoder:
         """How ``symco evaluate`` builds solutions with this model: the policy decoded through

@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from symco.core.policy import Policy, masked_logits
 from symco.core.reducer import ReducedBatch
+from symco.core.symmetry.weights import Axis, Permutation, PermutationSpec, columns, rows
 
 
 class Block(nn.Module):
@@ -67,7 +68,7 @@ class BQTransformer(Policy):
         ff_dim: int = 512,
     ) -> None:
         super().__init__()
-        self.dim, self.ff_dim = dim, ff_dim
+        self.dim, self.heads, self.ff_dim = dim, heads, ff_dim
         self.embed = nn.Linear(num_features, dim)
         self.node_type = nn.Embedding(num_node_types, dim)
         self.blocks = nn.ModuleList(Block(dim, heads, ff_dim) for _ in range(num_layers))
@@ -86,6 +87,41 @@ class BQTransformer(Policy):
         logits = self.head(h)
         logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
         return masked_logits(logits, batch.action_mask)  # (B, M, A)
+
+    def weight_permutations(self) -> PermutationSpec:
+        """The permutations of its parameters that leave the logits unchanged
+        (:math:`f_{g \\cdot \\theta} = f_\\theta`, ``symco check-symmetry`` checks it):
+
+        * ``ff{l}``: the ``ff_dim`` hidden units of block ``l``'s feed-forward (rows of
+          ``ff.0``, columns of ``ff.2``);
+        * ``heads{l}``: block ``l``'s heads, each head's query, key and value rows (``qkv`` rows
+          viewed as ``(3, heads, dim / heads)``) with its columns of ``out``;
+        * ``residual``: the ``dim`` features of the residual stream, tied through every block —
+          rows of ``embed``, ``out``, ``ff.2``, columns of the node-type embedding, ``qkv``,
+          ``ff.0`` and ``head``. It holds because nothing mixes features by position: the
+          ReZero gates are scalars and there is no normalisation layer (a LayerNorm with
+          per-feature affine would move with the stream too).
+
+        Not declared: the finer symmetries inside each head (its query and key dimensions
+        together; its value dimensions with its columns of ``out``), which would take one
+        permutation per head and block.
+        """
+        blocks = [f"blocks.{i}" for i in range(len(self.blocks))]
+        head_dim = self.dim // self.heads
+        perms = {}
+        for i, b in enumerate(blocks):
+            perms[f"ff{i}"] = Permutation(self.ff_dim, (*rows(f"{b}.ff.0"), *columns(f"{b}.ff.2")))
+            perms[f"heads{i}"] = Permutation(
+                self.heads,
+                (*rows(f"{b}.qkv", outer=3, inner=head_dim), *columns(f"{b}.out", inner=head_dim)),
+            )
+        stream = [*rows("embed"), Axis("node_type.weight", 1), *columns("head")]
+        for b in blocks:
+            stream += [*columns(f"{b}.qkv"), *rows(f"{b}.out"), *columns(f"{b}.ff.0")]
+            stream += rows(f"{b}.ff.2")
+        perms["residual"] = Permutation(self.dim, tuple(stream))
+        what = f"{len(blocks)} blocks' FF units, heads, residual stream"
+        return PermutationSpec(perms, what)
 
     def forward_bytes(self, batch: int, nodes: int) -> int:
         """``4 * batch * nodes * max(9 * dim, 6 * dim + 2 * ff_dim)`` bytes (float32).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from symco.core.symmetry.weights import Axis, Permutation, PermutationSpec, columns, rows
 from symco.plugins.nbody.egnn_layer import EGNNLayer
 from symco.plugins.nbody.pairs import charge_products, pair_differences
 
@@ -34,3 +35,34 @@ class EGNN(nn.Module):
         for layer in self.layers:
             h, x = layer(h, x, vel, edge_attr)
         return x
+
+    def weight_permutations(self) -> PermutationSpec:
+        """The permutations of its parameters that leave the predictions unchanged
+        (:math:`f_{g \\cdot \\theta} = f_\\theta`, ``symco check-symmetry`` checks it): in
+        layer ``l``, the hidden units of each of its four MLPs (``phi_e{l}``, ``phi_x{l}``,
+        ``phi_v{l}``, ``phi_h{l}``) and the ``hidden`` message features ``m_ij`` (``m{l}``: rows
+        of ``phi_e``'s last layer, read by ``phi_x`` and by the second half of ``phi_h``'s
+        input); and the node features ``h``, tied through every layer (``h``: the embedding's
+        rows, the ``h_i`` and ``h_j`` blocks of ``phi_e``'s input, ``phi_v``'s and the first
+        half of ``phi_h``'s input, the rows of ``phi_h``'s last layer, which adds back to ``h``).
+        """
+        f = self.embed.out_features
+        perms = {}
+        h_axes = rows("embed")
+        for i in range(len(self.layers)):
+            p = f"layers.{i}"
+            for net in ("phi_e", "phi_x", "phi_v", "phi_h"):
+                perms[f"{net}{i}"] = Permutation(
+                    f, (*rows(f"{p}.{net}.0"), *columns(f"{p}.{net}.2"))
+                )
+            messages = (*rows(f"{p}.phi_e.2"), *columns(f"{p}.phi_x.0"))
+            perms[f"m{i}"] = Permutation(
+                f, (*messages, Axis(f"{p}.phi_h.0.weight", 1, span=(f, 2 * f)))
+            )
+            h_axes += [Axis(f"{p}.phi_e.0.weight", 1, outer=2, span=(0, 2 * f)),
+                       *columns(f"{p}.phi_v.0"), Axis(f"{p}.phi_h.0.weight", 1, span=(0, f)),
+                       *rows(f"{p}.phi_h.2")]  # fmt: skip
+        perms["h"] = Permutation(f, tuple(h_axes))
+        return PermutationSpec(
+            perms, f"{len(self.layers)} layers' MLP units and messages, node features"
+        )

@@ -21,6 +21,7 @@ from symco.core.symmetry.declare import Symmetry
 from symco.core.symmetry.group import Element, Group, as_pair
 from symco.core.symmetry.orthogonal import Euclidean, rotate_points
 from symco.core.symmetry.permutation import NodePermutation
+from symco.core.symmetry.weights import PermutationSpec, declared_weight_permutations
 from symco.core.training.config import from_config
 from symco.core.training.schedule import cosine_to_floor
 from symco.plugins.nbody.data import NBodyDataModule
@@ -138,6 +139,11 @@ class NBodyModule(L.LightningModule):
 
     def symmetry_outputs(self, inputs: Inputs) -> Tensor:
         return self.backbone(*inputs)  # type: ignore[no-any-return]
+
+    def weight_permutations(self) -> PermutationSpec | None:
+        """The backbone's weight permutations (``backbone.`` keys), if it declares them."""
+        spec = declared_weight_permutations(self.backbone)
+        return None if spec is None else spec.prefixed("backbone.")
 
     # -- training ------------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""SPE: sign and basis invariance, permutation equivariance, batching without a per-graph loop."""
+"""SPE: sign and basis invariance, permutation equivariance, batching without a per-graph loop,
+and its declared weight permutations."""
 
 from __future__ import annotations
 
@@ -127,3 +128,24 @@ def test_repr_mentions_the_math_parts() -> None:
     text = repr(SPE(num_eigs=4, m=2))
     assert "SPE(" in text and "m=2" in text and "AxisGIN" in text
     assert "arxiv.org/abs/2310.02579" in (SPE.__doc__ or "")
+
+
+@pytest.mark.parametrize("rho_layers", [1, 3])
+def test_weight_permutations_leave_the_encoding_unchanged(rho_layers: int) -> None:
+    """φ's networks and hidden units and ρ's units, in float64 to ~1e-10; moving φ's networks
+    without the ρ columns that read their channels breaks it."""
+    from symco.core.symmetry import Permutation, PermutationSpec, check_weight_symmetry
+
+    torch.manual_seed(0)
+    enc = SPE(num_eigs=6, m=3, phi_hidden=5, rho_hidden=4, rho_layers=rho_layers, out_dim=3)
+    spec = enc.weight_permutations()
+    assert len(spec.names) == 2 + 2 * rho_layers
+    (result,) = check_weight_symmetry(enc, n=3, seed=0, tol=1e-10)
+    assert result.passed, result.row()
+    nets = spec.perms["phi_nets"]
+    alone = tuple(a for a in nets.axes if a.key.startswith("phi."))
+    enc.weight_permutations = lambda: PermutationSpec(  # type: ignore[method-assign]
+        {**spec.perms, "phi_nets": Permutation(nets.size, alone)}
+    )
+    (broken,) = check_weight_symmetry(enc, n=3, seed=0)
+    assert not broken.passed and broken.max_rel > 1e-4, broken.row()

@@ -113,7 +113,8 @@ def test_check_symmetry_cli(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "BQModule (bq-kp), float64, seed 3, tol 1e-06"
     assert "node-permutation" in out[3] and out[3].endswith("pass")
-    assert out[-1] == "1 of 1 symmetries hold"
+    assert out[4].startswith("weight-permutation: ") and out[4].endswith("pass")
+    assert out[-1] == "2 of 2 symmetries hold"
 
 
 @pytest.mark.parametrize(
@@ -135,7 +136,7 @@ def test_check_symmetry_cli(capsys: pytest.CaptureFixture[str]) -> None:
         (
             ["check-symmetry", "--ckpt", "bq-op", "--group", "torus-flow"],
             "symco: error: --group: BQModule declares no symmetry of group 'torus-flow'; "
-            "declared: node-permutation",
+            "declared: node-permutation, weight-permutation",
         ),
     ],
 )
@@ -150,7 +151,7 @@ def test_check_symmetry_bad_input(argv, first: str, capsys: pytest.CaptureFixtur
 
 def test_check_symmetry_of_a_config(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check-symmetry", "--config", str(ROOT / "configs" / "tsp" / "tiny.yaml")]) == 0
-    assert capsys.readouterr().out.splitlines()[-1] == "1 of 1 symmetries hold"
+    assert capsys.readouterr().out.splitlines()[-1] == "2 of 2 symmetries hold"  # + weights
 
 
 @pytest.mark.parametrize(

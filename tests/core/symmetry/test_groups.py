@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from symco.core.symmetry import (
     BUILTIN_GROUPS,
+    Axis,
     AxisRotation,
     EigenBasis,
     EigenSigns,
@@ -17,10 +18,15 @@ from symco.core.symmetry import (
     Group,
     NodePermutation,
     Orthogonal,
+    Permutation,
+    PermutationSpec,
     SquareDihedral,
     TorusFlow,
     TorusTranslation,
+    WeightPermutations,
+    columns,
     roll2d,
+    rows,
 )
 from symco.core.symmetry.group import element_parts
 
@@ -29,7 +35,10 @@ from ...conftest import registered
 GROUPS = registered("group")
 SIZED = [NodePermutation(3), Orthogonal(2), Orthogonal(3, proper=True), Euclidean(2, proper=True),
          EigenSigns(2), EigenBasis((2, 1, 3)), TorusTranslation(3, 5), TorusFlow(4, 6, max_speed=2),
-         AxisRotation(axis=0), SquareDihedral()]  # fmt: skip
+         AxisRotation(axis=0), SquareDihedral(),
+         WeightPermutations(PermutationSpec({"h": Permutation(3, (*rows("a"), *columns("b"))),
+                                             "o": Permutation(2, (Axis("b.weight", 0),))}),
+                            {"a.weight": (3, 2), "a.bias": (3,), "b.weight": (2, 3)})]  # fmt: skip
 
 
 def _instances() -> list:

@@ -1,7 +1,15 @@
-"""The BQ transformer's memory estimate: one block's activations, no attention scores."""
+"""The BQ transformer's memory estimate (one block's activations, no attention scores) and its
+declared weight permutations."""
 
 from __future__ import annotations
 
+from functools import partial
+
+import pytest
+import torch
+
+from symco.core.symmetry import Axis, Permutation, PermutationSpec, check_weight_symmetry
+from symco.plugins.bq.lightning import BQModule
 from symco.plugins.bq.policy import BQTransformer
 
 
@@ -16,3 +24,51 @@ def test_forward_bytes_is_one_block_linear_in_the_nodes() -> None:
     assert BQTransformer(2, 3, 1, num_layers=18).forward_bytes(1, 1000) == paper.forward_bytes(
         1, 1000
     )
+
+
+def _randomized(module: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    """Every parameter redrawn (the ReZero gates start at 0: every block would be the identity
+    and its heads and FF units could be permuted at will)."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(0.5 * torch.randn(p.shape, generator=gen))
+    return module
+
+
+def _module(**policy: int) -> BQModule:
+    from symco.plugins.bq.tsp import BQTSPReducer
+    from symco.problems.tsp import TSP
+
+    small = partial(BQTransformer, num_layers=2, dim=16, heads=4, ff_dim=24, **policy)
+    return _randomized(BQModule(TSP(), BQTSPReducer(), small))  # type: ignore[return-value]
+
+
+def test_weight_permutations_leave_the_logits_unchanged() -> None:
+    """FF units, heads and the residual stream of every block, in float64 to ~1e-10."""
+    module = _module()
+    spec = module.weight_permutations()
+    assert spec is not None and set(spec.names) == {"ff0", "ff1", "heads0", "heads1", "residual"}
+    assert spec.description == "2 blocks' FF units, heads, residual stream"
+    assert all(key.startswith("policy.") for key in spec.keys)
+    (result,) = check_weight_symmetry(module, n=3, seed=0, tol=1e-10)
+    assert result.passed, result.row()
+
+
+@pytest.mark.parametrize("name", ["heads0", "residual"])
+def test_a_wrong_declaration_fails(name: str) -> None:
+    """Heads whose value rows stay put, or a stream that skips the output head, change the
+    logits: the check is not vacuous."""
+    module = _module()
+    spec = module.weight_permutations()
+    assert spec is not None
+    perm = spec.perms[name]
+    if name == "heads0":  # the query and key rows move, the value rows (rows 32..47) do not
+        qkv = ("policy.blocks.0.qkv.weight", "policy.blocks.0.qkv.bias")
+        axes = [Axis(a.key, 0, 2, a.inner, (0, 32)) if a.key in qkv else a for a in perm.axes]
+    else:
+        axes = [a for a in perm.axes if a.key != "policy.head.weight"]
+    broken = PermutationSpec({**spec.perms, name: Permutation(perm.size, tuple(axes))})
+    module.weight_permutations = lambda: broken  # type: ignore[method-assign]
+    (result,) = check_weight_symmetry(module, n=3, seed=0)
+    assert not result.passed and result.max_rel > 1e-4, result.row()

@@ -59,7 +59,7 @@ def test_fit_test_and_check_the_tiny_config(
     capsys.readouterr()
     assert _code(["check-symmetry", "--ckpt", str(last)]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].startswith("NBodyModule (") and out[-1] == "2 of 2 symmetries hold"
+    assert out[0].startswith("NBodyModule (") and out[-1] == "3 of 3 symmetries hold"  # + weights
 
 
 @pytest.mark.slow
