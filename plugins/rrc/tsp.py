@@ -1,8 +1,9 @@
 """Random re-construction for the TSP: re-build disjoint segments of every tour at once.
 
 Each step draws one segment length ``L`` (uniform in ``[min_length, max_length]``) and a random
-offset per tour, and cuts the tour into ``S = N // (L + 1)`` disjoint blocks
-``u, s_1, ..., s_L`` (the last ``N mod (L+1)`` positions are left alone). The interior of each
+offset per tour, and cuts the tour into ``N // (L + 1)`` disjoint blocks ``u, s_1, ..., s_L``
+(the last ``N mod (L+1)`` positions are left alone); of these it re-builds all, or a random
+``S = max_nodes // (L + 1)`` of them on large tours. The interior of each
 block, between ``u`` and the node ``v`` after it, is a path-TSP with fixed ends — exactly BQ's
 reduced state ``[origin u, {s_1..s_L}, destination v]`` — so it is decoded as the small instance
 ``[u, s_1, ..., s_L, v]`` from the partial tour ``[v, u]``, in a random direction (``v`` to
@@ -65,16 +66,24 @@ class TSPReconstruction(Reconstruction[TourState]):
         views: Group | None = None,
         min_length: int = 4,
         max_length: int = 100,
+        max_nodes: int | None = 20_000,
     ) -> None:
         """:param min_length: shortest segment interior re-built (LEHD: 4).
         :param max_length: longest segment interior (capped at ``N - 1``); long segments find
             what short ones cannot, short ones are cheap (a block costs ``O(L^2)`` node updates).
+        :param max_nodes: most tour positions one step re-builds per tour (``None``: all): a
+            random subset of the blocks beyond it, so a step of a 100,000-node tour costs what
+            one of a 20,000-node tour does (tiling all of it took about as long as decoding it,
+            and held 7 GiB of segments) and the steps come often enough to chain with ``ls``.
         """
         super().__init__(problem, policy, reducer, knn=knn, augment=augment, views=views)
         if not 2 <= min_length <= max_length:
             raise ValueError(f"need 2 <= min_length <= max_length, got {min_length}, {max_length}")
+        if max_nodes is not None and max_nodes < 1:
+            raise ValueError(f"max_nodes must be >= 1 or None, got {max_nodes}")
         self.min_length = min_length
         self.max_length = max_length
+        self.max_nodes = max_nodes
 
     def start(self, instances: Mapping[str, Tensor], solutions: Tensor) -> TourState:
         return tour_state(self.prob, instances, solutions)
@@ -101,12 +110,15 @@ class TSPReconstruction(Reconstruction[TourState]):
         hi = min(self.max_length, n - 1)
         lo = min(self.min_length, hi)
         length = int(torch.randint(lo, hi + 1, (1,), generator=generator))  # L interior nodes
-        s = n // (length + 1)  # blocks per tour
+        tiles = n // (length + 1)  # blocks that tile a tour
+        s = tiles if self.max_nodes is None else max(1, min(tiles, self.max_nodes // (length + 1)))
         offset = torch.randint(0, n, (b, 1), generator=generator).to(dev)
-        block = torch.arange(s, device=dev)[:, None] * (length + 1)  # (S, 1) first position
-        pos = (
-            offset[:, None] + block[None] + torch.arange(length + 2, device=dev)
-        ) % n  # (B, S, L+2)
+        if s < tiles:  # a random subset of the tiles, per tour
+            pick = torch.rand(b, tiles, generator=generator).argsort(dim=1)[:, :s].to(dev)
+            block = pick[..., None] * (length + 1)  # (B, S, 1) first positions
+        else:
+            block = (torch.arange(s, device=dev)[:, None] * (length + 1))[None]  # (1, S, 1)
+        pos = (offset[:, None] + block + torch.arange(length + 2, device=dev)) % n  # (B, S, L+2)
         pos = pos.reshape(b * s, length + 2)  # positions of u, s_1..s_L, v in the tour
         owner = torch.arange(b, device=dev).repeat_interleave(s)  # (R,)
         nodes = torch.gather(tours[owner], 1, pos)  # (R, L+2)
