@@ -27,7 +27,6 @@ from symco.core.policy import Policy
 from symco.core.problem import Problem
 from symco.core.reducer import SymmetryReducer
 from symco.core.symmetry.group import Group
-from symco.core.tensors import gather_rows
 from symco.plugins.rrc.reconstruct import Proposal, Rebuilt, Reconstruction, in_float64, rows_of
 
 
@@ -125,7 +124,8 @@ class TSPReconstruction(Reconstruction[TourState]):
         flip = (torch.rand(b * s, generator=generator) < 0.5).to(dev)
         nodes = torch.where(flip[:, None], nodes.flip(1), nodes)  # decode v -> u half the time
         sub = rows_of(state.instances, owner, skip="coords")
-        sub["coords"] = gather_rows(state.instances["coords"][owner], nodes)  # (R, L+2, 2)
+        # index both axes at once: coords[owner] alone would copy the whole instance per row
+        sub["coords"] = state.instances["coords"][owner[:, None], nodes]  # (R, L+2, 2)
         r = b * s
         partial = torch.tensor([length + 1, 0], device=dev).expand(
             r, 2
