@@ -6,15 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from tests.plugins.rrc.test_views import _setup
-
 
 @pytest.mark.parametrize("max_nodes, blocks", [(None, 10), (15, 3), (1, 1)])
-def test_max_nodes_caps_the_blocks_of_a_step(registry, max_nodes, blocks) -> None:
+def test_max_nodes_caps_the_blocks_of_a_step(registry, rrc_setup, max_nodes, blocks) -> None:
     """50 nodes tiled by 10 blocks of 5 positions (an interior of 4 after each ``u``): all of them, or a random subset of
     ``max_nodes // 5`` (at least one), disjoint, each still a window of the tour; the capped
     improver keeps the contract (never worse, feasible, reproducible)."""
-    problem, reducer, policy, inst, tensors, sols = _setup(registry, "tsp", 50, 2)
+    problem, reducer, policy, inst, tensors, sols = rrc_setup("tsp", 50, 2)
     cls = registry.get("improver", "rrc", "tsp")
     rrc = cls(problem, policy=policy, reducer=reducer, min_length=4, max_length=4,
               max_nodes=max_nodes)  # fmt: skip
@@ -33,7 +31,7 @@ def test_max_nodes_caps_the_blocks_of_a_step(registry, max_nodes, blocks) -> Non
     np.testing.assert_array_equal(runs[0], runs[1])
 
 
-def test_max_nodes_must_be_positive(registry) -> None:
-    problem, reducer, policy, *_ = _setup(registry, "tsp", 10, 1)
+def test_max_nodes_must_be_positive(registry, rrc_setup) -> None:
+    problem, reducer, policy, *_ = rrc_setup("tsp", 10, 1)
     with pytest.raises(ValueError, match="max_nodes"):
         registry.get("improver", "rrc", "tsp")(problem, policy, reducer, max_nodes=0)

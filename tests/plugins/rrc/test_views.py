@@ -8,26 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from symco.core.decoding import greedy
 from symco.core.symmetry import SquareDihedral
 
 
-def _setup(registry, problem_name: str, n: int, b: int, seed: int = 0):
-    problem = registry.problem(problem_name)
-    reducer = registry.entries("reducer", problem_name)[0].obj()
-    torch.manual_seed(0)
-    policy = registry.get("policy", "transformer")(
-        reducer.num_features, reducer.num_node_types, reducer.actions_per_node,
-        num_layers=1, dim=16, heads=2, ff_dim=32,
-    ).eval()  # fmt: skip
-    inst = problem.generate(b, n, rng=np.random.default_rng(seed))
-    tensors = {k: torch.as_tensor(v) for k, v in inst.items()}
-    return problem, reducer, policy, inst, tensors, greedy(policy, reducer, tensors)
-
-
 @pytest.mark.parametrize("problem_name", ["tsp", "cvrp"])
-def test_views_never_worsen_and_reproduce(registry, problem_name: str) -> None:
-    problem, reducer, policy, inst, tensors, sols = _setup(registry, problem_name, 20, 4)
+def test_views_never_worsen_and_reproduce(registry, rrc_setup, problem_name: str) -> None:
+    problem, reducer, policy, inst, tensors, sols = rrc_setup(problem_name, 20, 4)
     cls = registry.get("improver", "rrc", problem_name)
     runs = []
     for _ in range(2):
@@ -41,10 +27,10 @@ def test_views_never_worsen_and_reproduce(registry, problem_name: str) -> None:
     np.testing.assert_array_equal(runs[0], runs[1])
 
 
-def test_a_view_changes_what_the_policy_decodes(registry) -> None:
+def test_a_view_changes_what_the_policy_decodes(registry, rrc_setup) -> None:
     """The same proposals, decoded in the identity view and in random views: the policy is not
     D4-invariant, so the re-constructions differ (what lets a stalled segment move again)."""
-    problem, reducer, policy, _, tensors, sols = _setup(registry, "tsp", 30, 8)
+    problem, reducer, policy, _, tensors, sols = rrc_setup("tsp", 30, 8)
     cls = registry.get("improver", "rrc", "tsp")
     plain = cls(problem, policy=policy, reducer=reducer, min_length=20, max_length=20)
     viewed = cls(problem, policy=policy, reducer=reducer, views=SquareDihedral(),
@@ -58,8 +44,8 @@ def test_a_view_changes_what_the_policy_decodes(registry) -> None:
     torch.testing.assert_close(a.current_cost, b.current_cost)
 
 
-def test_views_and_augment_exclude_each_other(registry) -> None:
-    problem, reducer, policy, *_ = _setup(registry, "tsp", 8, 1)
+def test_views_and_augment_exclude_each_other(registry, rrc_setup) -> None:
+    problem, reducer, policy, *_ = rrc_setup("tsp", 8, 1)
     cls = registry.get("improver", "rrc", "tsp")
     with pytest.raises(ValueError, match="exclude each other"):
         cls(problem, policy=policy, reducer=reducer, views=SquareDihedral(),
