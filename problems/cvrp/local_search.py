@@ -40,6 +40,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from symco.core.decoding import in_float64
 from symco.core.improver import Improver
 from symco.core.policy import Policy
 from symco.core.problem import Problem
@@ -86,11 +87,8 @@ class RouteSearch:
         self.routes = [list(map(int, r)) for r in routes]
         self.route_of = [-1] * n1
         self.pos = [0] * n1
-        self.prefix: list[list[float]] = [[] for _ in self.routes]  # load up to and with each
-        self.load = [0.0] * len(self.routes)
         self.touched: set[int] = set()  # routes re-indexed since the last ruin
-        for r in range(len(self.routes)):
-            self.index(r)
+        self.reindex()
         self.queue = deque(c for r in self.routes for c in r) if active is None else deque(active)
         self.queued = [False] * n1
         for c in self.queue:
@@ -106,6 +104,13 @@ class RouteSearch:
 
     def total(self) -> float:
         return sum(self.length(r) for r in self.routes)
+
+    def reindex(self) -> None:
+        """Positions, route ids and loads of every route (after :attr:`routes` was replaced)."""
+        self.prefix: list[list[float]] = [[] for _ in self.routes]  # load up to and with each
+        self.load = [0.0] * len(self.routes)
+        for r in range(len(self.routes)):
+            self.index(r)
 
     def index(self, r: int) -> None:
         """Positions, route ids and load prefix sums of route ``r`` after it changed."""
@@ -363,10 +368,7 @@ class RouteSearch:
         self.cost = self.total()
         if self.cost > cost:
             self.routes, self.cost = before, cost
-            self.prefix = [[] for _ in self.routes]
-            self.load = [0.0] * len(self.routes)
-            for r in range(len(self.routes)):
-                self.index(r)
+            self.reindex()
 
     @property
     def converged(self) -> bool:
@@ -441,25 +443,19 @@ class RouteLocalSearch(Improver[RouteSearchState]):
                     None if old is None else changed_customers(old.solution(), routes),
                 )
             )  # fmt: skip
-        return self._state(instances, tuple(searches))
+        return self._state(in_float64(instances), tuple(searches))
 
     def _state(
         self, instances: Mapping[str, Tensor], searches: tuple[RouteSearch, ...]
     ) -> RouteSearchState:
-        cost = self.prob.objective_torch(
-            {k: (v.double() if v.is_floating_point() else v) for k, v in instances.items()},
-            self._packed(searches),
-        )
+        # in_float64 returns float64 arrays as they are: after start() this copies nothing
+        cost = self.prob.objective_torch(in_float64(instances), self._packed(searches))
         return RouteSearchState(instances, searches, cost.cpu().double())
 
-    @staticmethod
-    def _packed(searches: tuple[RouteSearch, ...]) -> Tensor:
-        tours = [join_routes(s.solution()) for s in searches]
-        width = max((len(t) for t in tours), default=0)
-        out = np.full((len(tours), width), -1, dtype=np.int64)
-        for i, t in enumerate(tours):
-            out[i, : len(t)] = t
-        return torch.as_tensor(out)
+    def _packed(self, searches: tuple[RouteSearch, ...]) -> Tensor:
+        return torch.as_tensor(
+            self.prob.pack_solutions([join_routes(s.solution()) for s in searches])
+        )
 
     def step(self, state: RouteSearchState, generator: torch.Generator) -> RouteSearchState:
         for s in state.searches:

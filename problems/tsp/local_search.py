@@ -37,6 +37,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from symco.core.decoding import in_float64
 from symco.core.improver import Improver
 from symco.core.policy import Policy
 from symco.core.problem import Problem
@@ -247,7 +248,7 @@ class NeighbourLocalSearch(Improver[SearchState]):
         searches = tuple(
             TourSearch(xy[i], bool(rounded[i]), tours[i], self.neighbours) for i in range(len(xy))
         )
-        return self._state(instances, searches)
+        return self._state(in_float64(instances), searches)
 
     def restart(
         self, state: SearchState, instances: Mapping[str, Tensor], solutions: Tensor
@@ -272,9 +273,9 @@ class NeighbourLocalSearch(Improver[SearchState]):
     def _state(
         self, instances: Mapping[str, Tensor], searches: tuple[TourSearch, ...]
     ) -> SearchState:
+        # in_float64 returns float64 arrays as they are: after start() this copies nothing
         cost = self.prob.objective_torch(
-            {k: (v.double() if v.is_floating_point() else v) for k, v in instances.items()},
-            torch.as_tensor(np.stack([s.tour for s in searches])),
+            in_float64(instances), torch.as_tensor(np.stack([s.tour for s in searches]))
         )
         return SearchState(instances, searches, cost.cpu().double())
 
