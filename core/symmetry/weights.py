@@ -78,6 +78,13 @@ def columns(
     return [Axis(f"{layer}.weight", 1, outer, inner, span)]
 
 
+def batchnorm(layer: str) -> list[Axis]:
+    """The channels of a BatchNorm ``layer``: its affine weight and bias and its running mean and
+    variance (buffers, but in the state dict and permuted with the channels)."""
+    keys = ("weight", "bias", "running_mean", "running_var")
+    return [Axis(f"{layer}.{key}", 0) for key in keys]
+
+
 @dataclass(frozen=True)
 class Permutation:
     """A permutation of ``size`` units and every parameter axis it moves (a list is kept as a

@@ -9,7 +9,7 @@ from __future__ import annotations
 import glob
 import math
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -196,16 +196,45 @@ class BQModule(L.LightningModule):
         return int(self.hparams["seed"]) * 1_000_003 + index
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        refs = batch["objectives"]
+        gap = self.greedy_gaps(batch).mean().float()
+        self.log("val/gap", gap, prog_bar=True, sync_dist=True, batch_size=len(refs))
+
+    def greedy_gaps(self, batch: Mapping[str, Tensor]) -> Tensor:
+        """Per-instance gaps (%) ``(B,)`` of greedy decoding (``val_knn``) to a labelled batch's
+        ``objectives`` (its ``solutions``, if any, are not used)."""
         from symco.core.decoding import greedy
 
-        refs = batch.pop("objectives")
-        batch.pop("solutions", None)
-        sols = greedy(self.policy, self.reducer, batch, knn=self.hparams["val_knn"])
+        refs = batch["objectives"]
+        instances = {k: v for k, v in batch.items() if k not in ("objectives", "solutions")}
+        sols = greedy(self.policy, self.reducer, instances, knn=self.hparams["val_knn"])
         packed = torch.as_tensor(self.problem.pack_solutions(sols), device=refs.device)
-        values = self.problem.objective_torch(batch, packed).to(refs.dtype)  # (B,) on the device
+        values = self.problem.objective_torch(instances, packed).to(refs.dtype)  # (B,)
         diff = values - refs if self.problem.sense == "min" else refs - values
-        gap = (100.0 * diff / refs.abs()).mean().float()
-        self.log("val/gap", gap, prog_bar=True, sync_dist=True, batch_size=len(refs))
+        return 100.0 * diff / refs.abs()
+
+    # -- weight-space symmetry (symco barrier / merge; benchmarks/weights.py) ----------------
+
+    def weight_data(self, path: str) -> dict[str, Tensor]:
+        """A labelled dataset file (``symco data --solver ...``) as the tensors
+        :meth:`weight_evaluate` reads: the instances' arrays and ``objectives``."""
+        ds = load_dataset(path, self.problem)
+        if ds.objectives is None:
+            raise DataFileError(
+                f"{path}: has no '{self.problem.objective_key}' array; label it with "
+                "`symco data --solver ...`"
+            )
+        arrays = {**ds.instances, "objectives": ds.objectives}
+        return {k: torch.as_tensor(v) for k, v in arrays.items()}
+
+    @torch.no_grad()
+    def weight_evaluate(self, data: Mapping[str, Tensor]) -> tuple[float, float]:
+        """``(mean greedy gap %, share of instances decoded to within 1e-6 % of the
+        reference)`` with the current parameters: the loss and accuracy of ``symco barrier``."""
+        self.eval()
+        batch = {k: v.to(self.device) for k, v in data.items()}
+        gaps = self.greedy_gaps(batch).double()
+        return float(gaps.mean()), float((gaps <= 1e-6).double().mean())
 
     def configure_optimizers(self) -> Any:
         hp = self.hparams

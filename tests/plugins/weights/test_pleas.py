@@ -74,3 +74,20 @@ def test_least_squares_fits_the_endpoints_better_than_averaging() -> None:
     average = MLP(6, [16, 16], 3).double()
     average.load_state_dict(interpolate(a.state_dict(), aligned, 0.5))
     assert feature_mismatch(merged, a, b, x) < 0.5 * feature_mismatch(average, a, b, x)
+
+
+def test_separate_heads_at_double_width_are_both_models_side_by_side() -> None:
+    """Two label spaces: at 2x width nothing is paired, so the merged model computes A's
+    logits followed by B's exactly (on any input, the fit being exact on the data's span)."""
+    torch.manual_seed(0)
+    a, b = MLP(4, [6, 6], 2).double(), MLP(4, [6, 6], 3).double()
+    x = _data(200, 4, 5)
+    merged, matches = pleas_merge(a, b, x, 12, heads="separate")
+    assert merged.layers[-1].out_features == 5 and all(len(m.pairs_a) == 0 for m in matches)
+    test = _data(50, 4, 6)
+    with torch.no_grad():
+        assert torch.allclose(merged(test), torch.cat([a(test), b(test)], dim=1), atol=1e-8)
+    with pytest.raises(ValueError, match="the models differ"):
+        pleas_merge(a, b, x)  # a shared head needs one label space
+    with pytest.raises(ValueError, match="heads: 'shared' or 'separate'"):
+        pleas_merge(a, a, x, heads="both")  # type: ignore[arg-type]
