@@ -4,6 +4,7 @@ declared weight permutations."""
 from __future__ import annotations
 
 from functools import partial
+from pathlib import Path
 
 import pytest
 import torch
@@ -72,3 +73,36 @@ def test_a_wrong_declaration_fails(name: str) -> None:
     module.weight_permutations = lambda: broken  # type: ignore[method-assign]
     (result,) = check_weight_symmetry(module, n=3, seed=0)
     assert not result.passed and result.max_rel > 1e-4, result.row()
+
+
+def test_weight_evaluate_is_the_greedy_gap_and_permutation_invariant(tmp_path: Path) -> None:
+    """What ``symco barrier`` reads of a BQ policy: a labelled file's greedy gap (%, the same as
+    ``greedy_gaps``) and the share solved to the reference — unchanged by a weight permutation."""
+    import numpy as np
+
+    from symco.core.symmetry import WeightPermutations
+    from symco.problems.tsp import TSP
+    from symco.problems.tsp.solvers import ExactTSP
+
+    problem = TSP()
+    instances = problem.generate(6, 7, rng=np.random.default_rng(0))
+    solver = ExactTSP()
+    sols = np.stack(
+        [
+            solver.solve({k: v[i : i + 1] for k, v in instances.items()}).reshape(-1)
+            for i in range(6)
+        ]
+    )
+    objs = problem.objective(instances, sols)
+    path = tmp_path / "tsp7.npz"
+    np.savez(path, **instances, **{problem.solution_key: sols, problem.objective_key: objs})
+    module = _module()
+    data = module.weight_data(str(path))
+    gap, solved = module.weight_evaluate(data)
+    gaps = module.greedy_gaps(data)
+    assert gap == pytest.approx(float(gaps.mean())) and gap >= -1e-9
+    assert solved == pytest.approx(float((gaps <= 1e-6).double().mean()))
+    group = WeightPermutations.of(module)
+    state = module.state_dict()
+    module.load_state_dict(group.permute(group.perms(group.sample(1, torch.Generator())), state))
+    assert module.weight_evaluate(data) == pytest.approx((gap, solved))
