@@ -61,6 +61,8 @@ RUN: dict[str, list[str]] = {
         "--generate", "100:2", "--baselines", "--reference", "savings"],
     "symco evaluate --ckpt bq-kp --generate 100:64,200:64,500:16,1000:8 --baselines": [
         "evaluate", "--ckpt", "bq-kp", "--generate", "100:2,200:2", "--baselines"],
+    "symco digits --split test --out test.pt": ["digits", "--split", "test", "--out", "test.pt"],
+    "symco digits --split train --out train.pt": ["digits", "--split", "train", "--out", "train.pt"],
     "symco import --from rl4co --problem cvrp IN.npz --out OUT.npz": [
         "import", "--from", "rl4co", "--problem", "cvrp", "IN.npz", "--out", "OUT.npz"],
 }  # fmt: skip
@@ -92,6 +94,9 @@ COSTLY = {  # docs command prefix -> why no test runs it as such
     "symco fit --config configs/nbody/egnn.yaml": "30 minutes to hours of training (the tiny config trains here)",
     "symco test --config configs/nbody/egnn.yaml": "needs the trained checkpoint (tests/plugins/nbody/test_cli.py tests a tiny one)",
     "symco data --problem partition": "tests/docs/test_plugin_guide.py",
+    "symco fit --config configs/weights/mlp.yaml": "a minute of training each (tests/plugins/weights/test_classifier.py trains configs/weights/tiny.yaml and runs barrier and merge on it)",
+    "symco barrier runs/": "needs trained checkpoints (tests/plugins/weights/test_classifier.py)",
+    "symco merge runs/": "needs trained checkpoints (tests/plugins/weights/test_classifier.py)",
     "symco solve partition12.npz": "tests/docs/test_plugin_guide.py",
     "python -m pytest tests/core/test_problem.py": "tests/docs/test_plugin_guide.py runs the contract tests' checks",
     "symco data --problem hampath": "tests/docs/test_method_guide.py (the method guide's package)",
