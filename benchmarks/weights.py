@@ -57,7 +57,7 @@ CONFIGS = ROOT / "configs" / "weights"
 RESULTS = ROOT / "benchmarks" / "results"
 WIDTHS = (32, 64, 128, 256, 512, 1024)
 SEEDS = (0, 1, 2)
-RESNET_WIDTHS = ((16, 32, 64), (32, 64, 128))
+RESNET_WIDTHS = ((8, 16, 32), (16, 32, 64))
 MERGE_SCALES = (1.0, 1.25, 1.5, 2.0)
 POINTS = 11
 

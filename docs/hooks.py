@@ -269,6 +269,102 @@ def render_large(data: dict) -> str:
     return table(head, rows)
 
 
+def _range(s: dict, fmt: str = "{:.3f}") -> str:
+    """``median [min, max]`` of a spread (a single value when n = 1)."""
+    med = fmt.format(s["median"])
+    return med if s["n"] == 1 else f"{med} [{fmt.format(s['min'])}, {fmt.format(s['max'])}]"
+
+
+def render_weights_lmc(data: dict) -> str:
+    """Test-loss barrier between two MLPs vs width (``benchmarks/weights.py``): median [min, max]
+    over the seed pairs, naive and after weight / activation matching."""
+    rows = []
+    for width, s in data["lmc"]["summary"].items():
+        mine = [r for r in data["lmc"]["rows"] if str(r["width"]) == width]
+        acc = sum(r["none"]["accuracy"][0] + r["none"]["accuracy"][-1] for r in mine) / (
+            2 * len(mine)
+        )
+        ratio = s["weights_over_naive"]
+        rows.append([width, f"{100 * acc:.1f}%", _range(s["none"]), _range(s["weights"]),
+                     _range(s["activations"]), _range(ratio, "{:.0%}")])  # fmt: skip
+    head = ["width", "endpoints' accuracy", "naive barrier", "weight matching",
+            "activation matching", "WM / naive"]  # fmt: skip
+    return table(head, rows)
+
+
+def render_weights_layers(data: dict) -> str:
+    """Layer-wise barriers at width 512 (seeds 0 and 1): one layer moves, the others stay at A."""
+    layers = data["lmc"]["layerwise_512"]
+    rows = [[name, f"{layers['none'][name]['loss_barrier']:.3f}",
+             f"{layers['weights'][name]['loss_barrier']:.3f}"] for name in layers["none"]]  # fmt: skip
+    return table(["layer", "naive", "after weight matching"], rows)
+
+
+def render_weights_pleas(data: dict) -> str:
+    """Merging two width-512 MLPs of one label space: test accuracy, median [min, max] over the
+    seed pairs."""
+    s = data["pleas"]["summary"]
+    names = {"endpoint_a": "endpoint A", "endpoint_b": "endpoint B",
+             "endpoints_mean": "endpoints' mean", "average_none": "plain average",
+             "average_weights": "weight matching + average",
+             "average_activations": "activation matching + average"}  # fmt: skip
+    rows = [[label, _range(s[key], "{:.2%}")] for key, label in names.items()]
+    rows += [[f"PLeaS at {k[len('pleas_') :]} width", _range(v, "{:.2%}")]
+             for k, v in s.items() if k.startswith("pleas_")]  # fmt: skip
+    return table(["model", "test accuracy"], rows)
+
+
+def render_weights_labels(data: dict) -> str:
+    """Two label spaces (digits 0-4 and 5-9) merged into one model with both heads: each head on
+    its own task's test digits, and the 10-way task (argmax over both heads)."""
+    lab = data["labels"]
+    rows = [["endpoints (each its own task)", f"{lab['endpoint_a_task']:.2%}",
+             f"{lab['endpoint_b_task']:.2%}", f"{lab['endpoints_mean']:.2%}", "-"]]  # fmt: skip
+    names = {"ensemble": "both endpoints side by side (2x compute)", "average_none": "plain average",
+             "average_weights": "weight matching + average",
+             "average_activations": "activation matching + average"}  # fmt: skip
+    names |= {k: f"PLeaS, {'both domains' if 'both' in k else 'A' + chr(39) + 's domain only'}, "
+              f"{k.rsplit('_', 1)[1]} width" for k in lab if k.startswith("pleas_")}  # fmt: skip
+    for key, label in names.items():
+        r = lab[key]
+        rows.append([label, f"{r['task_a']:.2%}", f"{r['task_b']:.2%}", f"{r['tasks_mean']:.2%}",
+                     f"{r['joint']:.2%}"])  # fmt: skip
+    return table(["model", "task A (0-4)", "task B (5-9)", "tasks' mean", "10-way"], rows)
+
+
+def render_weights_resnet(data: dict) -> str:
+    """ResNet barriers (test loss / test accuracy), with and without resetting BatchNorm."""
+    rows = []
+    for r in data["resnet"]["rows"]:
+        for key in (
+            "none",
+            "none+reset",
+            "weights",
+            "weights+reset",
+            "activations",
+            "activations+reset",
+        ):
+            method, _, reset = key.partition("+")
+            rows.append(["-".join(map(str, r["widths"])), {"none": "naive"}.get(method, method),
+                         "yes" if reset else "no", f"{r[key]['loss_barrier']:.3f}",
+                         f"{r[key]['accuracy_barrier']:.2%}"])  # fmt: skip
+    return table(["channels", "alignment", "BN reset", "loss barrier", "accuracy barrier"], rows)
+
+
+def render_weights_bq(data: dict) -> str:
+    """Two BQ TSP20 policies: the greedy gap along the line between them."""
+    bq = data["bq"]
+    rows = []
+    for key, label in (("none", "naive"), ("weights", "weight matching")):
+        c = bq[key]
+        mid = c["loss"][len(c["loss"]) // 2]
+        rows.append([label, f"{c['loss'][0]:.2f}%", f"{mid:.2f}%", f"{max(c['loss']):.2f}%",
+                     f"{c['loss'][-1]:.2f}%", f"{c['loss_barrier']:.2f}"])  # fmt: skip
+    return table(
+        ["path", "gap A", "gap at t = 0.5 (merged)", "worst gap", "gap B", "barrier (points)"], rows
+    )
+
+
 RENDERERS: dict[str, Callable[[dict], str]] = {
     "labels": render_labels,
     "quality": render_quality,
@@ -280,6 +376,12 @@ RENDERERS: dict[str, Callable[[dict], str]] = {
     "perceiver": render_perceiver,
     "improve_steps": render_improve_steps,
     "large": render_large,
+    "weights_lmc": render_weights_lmc,
+    "weights_layers": render_weights_layers,
+    "weights_pleas": render_weights_pleas,
+    "weights_labels": render_weights_labels,
+    "weights_resnet": render_weights_resnet,
+    "weights_bq": render_weights_bq,
 }
 
 

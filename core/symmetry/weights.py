@@ -59,9 +59,12 @@ class Axis:
     outer: int = 1
     inner: int = 1
     span: tuple[int, int] | None = None
+    weight: bool = True
+    """Whether the entries are learned weights that weight matching compares (``False``: moved
+    with the units but not compared, e.g. BatchNorm running statistics)."""
 
     def prefixed(self, prefix: str) -> Axis:
-        return Axis(prefix + self.key, self.axis, self.outer, self.inner, self.span)
+        return Axis(prefix + self.key, self.axis, self.outer, self.inner, self.span, self.weight)
 
 
 def rows(layer: str, *, bias: bool = True, outer: int = 1, inner: int = 1) -> list[Axis]:
@@ -80,9 +83,12 @@ def columns(
 
 def batchnorm(layer: str) -> list[Axis]:
     """The channels of a BatchNorm ``layer``: its affine weight and bias and its running mean and
-    variance (buffers, but in the state dict and permuted with the channels)."""
-    keys = ("weight", "bias", "running_mean", "running_var")
-    return [Axis(f"{layer}.{key}", 0) for key in keys]
+    variance (buffers, in the state dict and permuted with the channels, but not weights: weight
+    matching does not compare them — a running variance in the hundreds would outweigh every
+    weight)."""
+    affine = [Axis(f"{layer}.{key}", 0) for key in ("weight", "bias")]
+    stats = [Axis(f"{layer}.{key}", 0, weight=False) for key in ("running_mean", "running_var")]
+    return affine + stats
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,9 @@ descent: each step fixes every permutation but one, ``p``, whose objective is th
              (\\pi_{-p} \\cdot B)_{\\cdot, j, \\cdot} \\rangle ,
 
 a linear assignment problem (``scipy.optimize.linear_sum_assignment``); ``A_{·,i,·}`` is every
-entry unit ``i`` owns on that axis (:func:`~symco.core.symmetry.weights.unit_view`). Sweeps visit
+entry unit ``i`` owns on that axis (:func:`~symco.core.symmetry.weights.unit_view`), over the
+axes of weights only (``Axis.weight``: BatchNorm running statistics move with their channels but
+are not compared). Sweeps visit
 the permutations in a random order and stop when none improves (each accepted step strictly
 increases the objective, so it terminates).
 """
@@ -89,6 +91,8 @@ def similarity(
     perm = spec.perms[name]
     sim = torch.zeros(perm.size, perm.size, dtype=torch.float64)
     for ax in perm.axes:
+        if not ax.weight:  # moved with the units, not compared (BatchNorm running statistics)
+            continue
         wb = b[ax.key]
         for other, other_ax in spec.axes_of(ax.key):
             if (other, other_ax) != (name, ax):

@@ -66,3 +66,28 @@ def test_weight_matching_undoes_a_permutation(width: int, blocks: int, seed: int
     aligned = spec.permute(found, shuffled)
     for key, value in state.items():
         assert torch.equal(aligned[key], value), key
+
+
+def test_running_statistics_move_but_do_not_steer_the_matching() -> None:
+    """BatchNorm running variances in the thousands, unrelated between the two copies: weight
+    matching still recovers the permutation from the weights alone, and moves the statistics."""
+    net = _trained_looking((6, 8), 1, 3)
+    spec = net.weight_permutations()
+    gen = torch.Generator().manual_seed(5)
+    perms = {n: torch.randperm(p.size, generator=gen) for n, p in spec.perms.items()}
+    state = net.state_dict()
+    shuffled = spec.permute(perms, state)
+    for key in shuffled:
+        if key.endswith("running_var"):
+            shuffled[key] = 1000 * torch.rand(
+                shuffled[key].shape, generator=gen, dtype=torch.float64
+            )
+    aligned = spec.permute(weight_matching(spec, state, shuffled), shuffled)
+    for key, value in state.items():
+        if not key.endswith("running_var"):
+            assert torch.equal(aligned[key], value), key
+    # the statistics are declared with their channels (so they move), marked as not weights
+    assert [a.key for a in spec.perms["stream0"].axes if not a.weight] == [
+        "stem_bn.running_mean", "stem_bn.running_var", "stages.0.0.bn2.running_mean",
+        "stages.0.0.bn2.running_var",
+    ]  # fmt: skip
