@@ -44,6 +44,7 @@ from symco.plugins.weights.barrier import (
     BarrierCurve,
     layerwise_barriers,
     linear_path,
+    module_groups,
     reset_batchnorm,
 )
 from symco.plugins.weights.digits import digits_split
@@ -57,7 +58,7 @@ CONFIGS = ROOT / "configs" / "weights"
 RESULTS = ROOT / "benchmarks" / "results"
 WIDTHS = (32, 64, 128, 256, 512, 1024)
 SEEDS = (0, 1, 2)
-RESNET_WIDTHS = ((8, 16, 32), (16, 32, 64))
+RESNET_WIDTHS = ((8, 16, 32), (16, 32, 64), (32, 64, 128))
 MERGE_SCALES = (1.0, 1.25, 1.5, 2.0)
 POINTS = 11
 
@@ -182,9 +183,18 @@ def section_lmc(registry: Any, test: Any, train_data: Any) -> dict[str, Any]:
                   f"{row['activations']['loss_barrier']:.4f}", flush=True)  # fmt: skip
             rows.append(row)
             if width == 512 and (s, t) == (0, 1):
+                # one layer at a time (Adilova et al.'s layer-wise paths), and every layer up to
+                # one (where along the depth the whole network's barrier arises)
+                groups = module_groups(pair.a.state_dict())
+                names = list(groups)
+                upto = {f"up to {n}": [k for m in names[: i + 1] for k in groups[m]]
+                        for i, n in enumerate(names)}  # fmt: skip
                 for method in ("none", "weights"):
                     state_b = pair.aligned(method, train_data)
                     curves = layerwise_barriers(pair.a.state_dict(), state_b, evaluate, POINTS)
+                    curves |= layerwise_barriers(
+                        pair.a.state_dict(), state_b, evaluate, POINTS, groups=upto
+                    )
                     layers[method] = {k: curve_row(c) for k, c in curves.items()}
     summary = {}
     for width in WIDTHS:

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from symco.core.cluster import add_cluster_option, cluster_of
 from symco.core.errors import DataFileError, SymcoError, UnknownNameError, UsageError
 from symco.core.manager import PluginManager, build_registry, get_plugin_manager
 from symco.core.options import (
@@ -161,10 +162,15 @@ def cmd_data(args: argparse.Namespace, pm: PluginManager, registry: Registry) ->
     label = f"{problem.name}{args.size} " + (
         f"solving with {solver_cls.name}" if solver_cls else "generating"
     )
-    with progress(args.num, label, quiet=args.quiet) as done:  # a bar on terminals only
-        summary = build_dataset(
-            problem, spec, out, solver_cls=solver_cls, workers=args.workers, progress=done
-        )
+    if args.cluster is not None:
+        with cluster_of(args) as cluster:
+            summary = build_dataset(problem, spec, out, solver_cls=solver_cls,
+                                    workers=args.workers, cluster=cluster, quiet=args.quiet)  # fmt: skip
+    else:
+        with progress(args.num, label, quiet=args.quiet) as done:  # a bar on terminals only
+            summary = build_dataset(
+                problem, spec, out, solver_cls=solver_cls, workers=args.workers, progress=done
+            )
     msg = f"wrote {out}: {spec.num} {problem.name}{args.size} instances"
     if solver_cls is not None:
         msg += f" labelled by {solver_cls.name} ({summary['solver_seconds'] / spec.num:.3f} s/instance)"
@@ -202,7 +208,11 @@ def cmd_solve(args: argparse.Namespace, pm: PluginManager, registry: Registry) -
     from symco.core.progress import progress
 
     rows, records = [], []
-    with Pool(args.workers) as pool, progress(len(items), "solving", quiet=args.quiet) as done:
+    with (
+        cluster_of(args) as cluster,
+        Pool(args.workers, cluster) as pool,
+        progress(len(items), "solving", quiet=args.quiet) as done,
+    ):
         futs = [pool.submit(solvers[x.problem.name], options, x.instance) for x in items]
         for x, fut in zip(items, futs):
             name, problem, inst, ref = x.name, x.problem, x.instance, x.reference
@@ -319,6 +329,7 @@ def add_core_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_cluster_option(p)
     add_threads_option(p)
     p.set_defaults(handler=cmd_data)
 
@@ -342,6 +353,7 @@ def add_core_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--workers", type=positive_int, default=1, help="solver processes")
     p.add_argument("--out", default=None, help="write one JSON line per instance here")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_cluster_option(p)
     add_threads_option(p)
     p.set_defaults(handler=cmd_solve)
 

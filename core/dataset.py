@@ -47,12 +47,20 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
 
 
 def save_npz(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray]) -> None:
-    """Write ``arrays`` to ``path`` atomically (plain ``.npz``, no object arrays)."""
+    """Write ``arrays`` to ``path`` atomically (plain ``.npz``, no object arrays).
+
+    The bytes depend on the arrays alone: the archive's entries carry a fixed timestamp (``np.savez``
+    stamps the current time), so the same data written twice — by two runs, or by a local run and
+    a cluster run — is the same file.
+    """
     for key, value in arrays.items():
         if np.asarray(value).dtype == object:
             raise TypeError(f"array '{key}' has dtype object; datasets hold numeric arrays only")
-    with atomic_path(path) as tmp:
-        np.savez(tmp, **{k: np.asarray(v) for k, v in arrays.items()})  # type: ignore[arg-type]
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
+        for key, value in arrays.items():
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            with zf.open(info, "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asarray(value), allow_pickle=False)
 
 
 def read_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:

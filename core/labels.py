@@ -3,7 +3,9 @@
 Instances are generated in fixed-size chunks; chunk ``c`` draws from
 ``np.random.default_rng([seed, c])`` alone, so the file is the same whatever the number of
 workers. Each finished chunk is written atomically to ``OUT.parts/``; an interrupted run, started
-again with the same arguments, keeps those chunks and continues with the rest.
+again with the same arguments, keeps those chunks and continues with the rest. On a Dask cluster
+(``cluster=``) each chunk is one task, :func:`label_chunk`, the same pure function of ``(seed,
+c)``: the file is the same as a local run's.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,6 +28,9 @@ from symco.core.errors import DataFileError, InvalidInstanceError
 from symco.core.problem import Instances, Problem
 from symco.core.solver import Solver
 from symco.core.threads import worker_init
+
+if TYPE_CHECKING:
+    from symco.core.cluster import Cluster
 
 
 def solve_one(
@@ -42,16 +47,19 @@ def solve_one(
 
 
 class Pool:
-    """``workers`` processes (or the calling process when ``workers == 1``) running :func:`solve_one`."""
+    """``workers`` processes (or the calling process when ``workers == 1``) running
+    :func:`solve_one` — or, given a connected :class:`~symco.core.cluster.Cluster`, its workers
+    (each instance one task, retried where its worker dies)."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, cluster: Cluster | None = None) -> None:
         if workers < 1:
             raise InvalidInstanceError(f"workers must be at least 1, got {workers}")
         self.workers = workers
+        self.cluster = cluster
         self._ex: cf.ProcessPoolExecutor | None = None
 
     def __enter__(self) -> Pool:
-        if self.workers > 1:
+        if self.workers > 1 and self.cluster is None:
             ctx = multiprocessing.get_context("spawn")
             # one thread per worker: the pool already runs one worker per core
             self._ex = cf.ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=worker_init)
@@ -64,6 +72,9 @@ class Pool:
     def submit(
         self, solver_cls: type[Solver], options: Mapping[str, Any], instance: Instances
     ) -> cf.Future[tuple[np.ndarray, float]]:
+        if self.cluster is not None:  # a Dask future: result() and add_done_callback() alike
+            args = (solver_cls, dict(options), instance)
+            return self.cluster.submit(solve_one, *args, name="solve")  # type: ignore[no-any-return]
         if self._ex is not None:
             return self._ex.submit(solve_one, solver_cls, dict(options), instance)
         fut: cf.Future[tuple[np.ndarray, float]] = cf.Future()
@@ -126,6 +137,38 @@ def _open_parts(out: Path, spec: DataSpec) -> tuple[Path, set[int]]:
     return parts, {c for c in done if c < spec.num_chunks}
 
 
+def generate_chunk(problem: Problem, spec: DataSpec, c: int) -> Instances:
+    """Chunk ``c``'s instances: drawn from ``np.random.default_rng([seed, c])`` alone."""
+    rng = np.random.default_rng([spec.seed, c])
+    return problem.generate(spec.chunk_len(c), spec.size, rng=rng, distribution=spec.distribution)
+
+
+def labelled(problem: Problem, inst: Instances, solutions: list[np.ndarray]) -> dict[str, Any]:
+    """``inst``'s arrays with the (checked) solutions packed and their objective values."""
+    problem.check_solution(inst, solutions)
+    return {
+        **inst,
+        problem.solution_key: problem.pack_solutions(solutions),
+        problem.objective_key: problem.objective(inst, solutions),
+    }
+
+
+def label_chunk(
+    problem: Problem, spec: DataSpec, c: int, solver_cls: type[Solver] | None
+) -> tuple[dict[str, Any], float]:
+    """Chunk ``c`` of the dataset, generated and labelled in this process, and the solver's
+    seconds: what a cluster worker runs (a pure function of ``(spec, c)`` with a deterministic
+    solver)."""
+    inst = generate_chunk(problem, spec, c)
+    if solver_cls is None:
+        return dict(inst), 0.0
+    results = [
+        solve_one(solver_cls, spec.solver_options, problem.select(inst, i))
+        for i in range(spec.chunk_len(c))
+    ]
+    return labelled(problem, inst, [r[0] for r in results]), sum(r[1] for r in results)
+
+
 def build_dataset(
     problem: Problem,
     spec: DataSpec,
@@ -134,16 +177,33 @@ def build_dataset(
     solver_cls: type[Solver] | None,
     workers: int,
     progress: Callable[[int], None] | None = None,
+    cluster: Cluster | None = None,
+    quiet: bool = False,
 ) -> dict[str, Any]:
     """Generate (and label) ``spec.num`` instances into ``out``; resumes from ``OUT.parts``.
 
     :param progress: called with the number of instances just finished.
+    :param cluster: label on a Dask cluster (:mod:`symco.core.cluster`), a task per chunk, its
+        own progress (``quiet``: none); ``workers`` is then unused.
     :return: a summary: instances, chunks reused, solver seconds.
+    :raises ClusterTaskError: a chunk failed on the cluster after its retries (the others are
+        kept in ``OUT.parts``).
     """
     parts, done = _open_parts(out, spec)
+    todo = [c for c in range(spec.num_chunks) if c not in done]
+    if cluster is not None:
+        spent = [0.0]
+
+        def keep(c: int, value: tuple[dict[str, Any], float]) -> None:
+            save_npz(parts / f"chunk_{c:06d}.npz", value[0])
+            spent[0] += value[1]
+
+        tasks = {c: (label_chunk, (problem, spec, c, solver_cls)) for c in todo}
+        cluster.run_tasks(tasks, keep, what="chunk", quiet=quiet)
+        _merge(parts, spec, out, problem.solution_key)
+        return {"instances": spec.num, "chunks_reused": len(done), "solver_seconds": spent[0]}
     if progress and done:
         progress(sum(spec.chunk_len(c) for c in done))
-    todo = [c for c in range(spec.num_chunks) if c not in done]
     seconds = 0.0
     with Pool(workers) as pool:
         window: deque[tuple[int, Instances, list[cf.Future[tuple[np.ndarray, float]]]]] = deque()
@@ -154,20 +214,14 @@ def build_dataset(
             arrays = dict(inst)
             if solver_cls is not None:
                 results = [f.result() for f in futs]
-                solutions = [r[0] for r in results]
                 seconds += sum(r[1] for r in results)
-                problem.check_solution(inst, solutions)
-                arrays[problem.solution_key] = problem.pack_solutions(solutions)
-                arrays[problem.objective_key] = problem.objective(inst, solutions)
+                arrays = labelled(problem, inst, [r[0] for r in results])
             elif progress:
                 progress(spec.chunk_len(c))
             save_npz(parts / f"chunk_{c:06d}.npz", arrays)
 
         for c in todo:
-            rng = np.random.default_rng([spec.seed, c])
-            inst = problem.generate(
-                spec.chunk_len(c), spec.size, rng=rng, distribution=spec.distribution
-            )
+            inst = generate_chunk(problem, spec, c)
             futs = []
             if solver_cls is not None:
                 for i in range(spec.chunk_len(c)):

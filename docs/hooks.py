@@ -293,7 +293,8 @@ def render_weights_lmc(data: dict) -> str:
 
 
 def render_weights_layers(data: dict) -> str:
-    """Layer-wise barriers at width 512 (seeds 0 and 1): one layer moves, the others stay at A."""
+    """Layer-wise barriers at width 512 (seeds 0 and 1): one layer moves (or every layer up to
+    one), the others stay at A."""
     layers = data["lmc"]["layerwise_512"]
     rows = [[name, f"{layers['none'][name]['loss_barrier']:.3f}",
              f"{layers['weights'][name]['loss_barrier']:.3f}"] for name in layers["none"]]  # fmt: skip

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from symco.core.cluster import add_cluster_option, cluster_of
 from symco.core.errors import SymcoError, UnknownNameError, UsageError
 from symco.core.manager import PluginManager
 from symco.core.options import (
@@ -175,7 +176,7 @@ def _reference_solver(
 
 
 def _fill_references(
-    args: argparse.Namespace, ref: ReferenceSolve | None, items: list[Any]
+    args: argparse.Namespace, ref: ReferenceSolve | None, items: list[Any], cluster: Any = None
 ) -> None:
     """Solve the instances without a known reference, saying what runs (once)."""
     from symco.core.evaluation.methods import solve_items
@@ -192,7 +193,8 @@ def _fill_references(
             file=sys.stderr,
         )
         ref.announced = True
-    solve_items(ref.solver, ref.options, todo, args.workers, "reference", quiet=args.quiet)
+    solve_items(ref.solver, ref.options, todo, args.workers, "reference", quiet=args.quiet,
+                cluster=cluster)  # fmt: skip
     for it in todo:
         it.reference = it.results.pop("reference")["cost"]
         it.reference_by = ref.solver.name
@@ -286,43 +288,49 @@ def cmd_evaluate(args: argparse.Namespace, pm: PluginManager, registry: Registry
         2
     ]
 
-    def run(chunk: list[Any]) -> list[str]:
-        _fill_references(args, ref_solver, chunk)
-        return run_methods(module, loaded.name, registry, chunk, [args.decode], knn=args.knn,
-                           batch_size=args.batch_size, baselines=args.baselines,
-                           baseline_time_limit=args.baseline_time_limit, workers=args.workers,
-                           augment=group, improvement=improvement, stages=args.stages,
-                           quiet=args.quiet)  # fmt: skip
+    with cluster_of(args) as cluster:  # references and baselines solve there
 
-    if args.out:  # a line per instance as its chunk finishes; a re-run resumes
-        out = Path(args.out)
-        finished = read_finished(out, main)
-        for it in items:
-            if it.name in finished:
-                solver = None if ref_solver is None else ref_solver.solver.name
-                by = it.reference_by if it.reference is not None else solver
-                restore(it, finished[it.name], main, by)
-        todo = [it for it in items if it.name not in finished]
-        if finished:
-            print(f"resuming {out}: {len(items) - len(todo)} of {len(items)} instances are in it",
-                  file=sys.stderr)  # fmt: skip
-        methods = _labels_of(next(iter(finished.values())), main, loaded.name) if finished else []
-        for chunk in _chunks(todo, args.batch_size):
-            methods = run(chunk)
-            append_lines(out, chunk, main, [m for m in methods if m != main])
-    else:
-        methods = run(items)
-    head = ["problem", "n", "instances", "method", "mean cost", gap_header(items), "s/instance"]
-    knn = module.decoder(args.decode, knn=args.knn).knn
-    spread = improvement is not None  # where instances can stall: the distribution, not the mean
-    head += ["gap median / p90 / max"] if spread else []
-    print(format_table(head, summary_rows(items, methods, knn, spread=spread)))
-    if args.out:
-        print(f"wrote {args.out}: {len(items)} lines ({len(items) - len(todo)} resumed)"
-              if finished else f"wrote {args.out}: {len(items)} lines")  # fmt: skip
-    if args.plot:
-        files = plot_items(items, main, Path(args.plot), args.plot_max)
-        print(f"wrote {len(files)} plots to {args.plot}")
+        def run(chunk: list[Any]) -> list[str]:
+            _fill_references(args, ref_solver, chunk, cluster)
+            return run_methods(module, loaded.name, registry, chunk, [args.decode], knn=args.knn,
+                               batch_size=args.batch_size, baselines=args.baselines,
+                               baseline_time_limit=args.baseline_time_limit, workers=args.workers,
+                               augment=group, improvement=improvement, stages=args.stages,
+                               quiet=args.quiet, cluster=cluster)  # fmt: skip
+
+        if args.out:  # a line per instance as its chunk finishes; a re-run resumes
+            out = Path(args.out)
+            finished = read_finished(out, main)
+            for it in items:
+                if it.name in finished:
+                    solver = None if ref_solver is None else ref_solver.solver.name
+                    by = it.reference_by if it.reference is not None else solver
+                    restore(it, finished[it.name], main, by)
+            todo = [it for it in items if it.name not in finished]
+            if finished:
+                print(f"resuming {out}: {len(items) - len(todo)} of {len(items)} instances are in it",
+                      file=sys.stderr)  # fmt: skip
+            methods = (
+                _labels_of(next(iter(finished.values())), main, loaded.name) if finished else []
+            )
+            for chunk in _chunks(todo, args.batch_size):
+                methods = run(chunk)
+                append_lines(out, chunk, main, [m for m in methods if m != main])
+        else:
+            methods = run(items)
+        head = ["problem", "n", "instances", "method", "mean cost", gap_header(items), "s/instance"]
+        knn = module.decoder(args.decode, knn=args.knn).knn
+        spread = (
+            improvement is not None
+        )  # where instances can stall: the distribution, not the mean
+        head += ["gap median / p90 / max"] if spread else []
+        print(format_table(head, summary_rows(items, methods, knn, spread=spread)))
+        if args.out:
+            print(f"wrote {args.out}: {len(items)} lines ({len(items) - len(todo)} resumed)"
+                  if finished else f"wrote {args.out}: {len(items)} lines")  # fmt: skip
+        if args.plot:
+            files = plot_items(items, main, Path(args.plot), args.plot_max)
+            print(f"wrote {len(files)} plots to {args.plot}")
     return 0
 
 
@@ -388,6 +396,7 @@ def add_evaluate_command(subparsers: argparse._SubParsersAction[argparse.Argumen
         f"nodes, {LARGE_REFERENCE_LIMIT:g} s from there)",
     )
     p.add_argument("--workers", type=positive_int, default=2, help="solver processes")
+    add_cluster_option(p)
     p.add_argument(
         "--improve",
         default=None,

@@ -12,13 +12,16 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from symco.core.decoding import Decoder, decode_augmented
+
+if TYPE_CHECKING:
+    from symco.core.cluster import Cluster
 from symco.core.evaluation.inputs import Item
 from symco.core.improver import Chain, Improved, Improver
 from symco.core.problem import Instances, Problem
@@ -236,13 +239,14 @@ def solve_items(
     workers: int,
     label: str,
     quiet: bool = True,
+    cluster: Cluster | None = None,
 ) -> None:
-    """Solve every item with a registered solver (baselines, references), ``workers`` processes;
-    fills ``results[label]``."""
+    """Solve every item with a registered solver (baselines, references), ``workers`` processes
+    or the ``cluster``'s workers; fills ``results[label]``."""
     from symco.core.labels import Pool
     from symco.core.progress import progress
 
-    with Pool(workers) as pool, progress(len(items), label, quiet=quiet) as done:
+    with Pool(workers, cluster) as pool, progress(len(items), label, quiet=quiet) as done:
         futs = [pool.submit(solver_cls, options, it.instance) for it in items]
         for it, fut in zip(items, futs):
             sol, seconds = fut.result()
@@ -268,6 +272,7 @@ def run_methods(
     improvement: Improvement | None = None,
     stages: bool = False,
     quiet: bool = True,
+    cluster: Cluster | None = None,
 ) -> list[str]:
     """Decode ``items`` with each decoding of the model (its :meth:`EvaluatedModel.decoder`),
     then run the problem's baseline solvers.
@@ -304,7 +309,7 @@ def run_methods(
             cls = registry.solver_class(problem.name, solver)
             if cls.available():
                 options = {"seed": 0, "time_limit": baseline_time_limit}
-                solve_items(cls, options, items, workers, solver, quiet=quiet)
+                solve_items(cls, options, items, workers, solver, quiet=quiet, cluster=cluster)
                 methods.append(solver)
     return methods
 

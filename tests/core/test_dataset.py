@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from symco.core.cli import main
-from symco.core.dataset import concat_arrays, load_dataset, save_npz
+from symco.core.dataset import concat_arrays, load_dataset, read_npz, save_npz
 from symco.core.errors import DataFileError, InvalidInstanceError
 from symco.problems.cvrp.problem import CVRP
 
@@ -91,3 +91,21 @@ def test_solve_refuses_fractional_capacity(tmp_path: Path, capsys) -> None:
     assert main(["solve", str(path), "--solver", "savings", "--quiet"]) == 2
     err = capsys.readouterr().err.splitlines()
     assert err[0] == f"symco: error: {path}: 'capacity' must be integers, got 20.25 at index (1,)"
+
+
+def test_save_npz_bytes_depend_on_the_arrays_alone(tmp_path: Path) -> None:
+    """No timestamp in the archive: the same arrays written at two times are the same file (what
+    makes a cluster run's file comparable with a local run's)."""
+    import time
+
+    arrays = {
+        "coords": np.random.default_rng(0).random((3, 5, 2)),
+        "tours": np.arange(15).reshape(3, 5),
+    }
+    save_npz(tmp_path / "a.npz", arrays)
+    time.sleep(2.1)  # zip timestamps have a 2-second resolution
+    save_npz(tmp_path / "b.npz", arrays)
+    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
+    back = read_npz(tmp_path / "a.npz")
+    assert back.keys() == arrays.keys()
+    assert all(np.array_equal(back[k], v) and back[k].dtype == v.dtype for k, v in arrays.items())
