@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -210,7 +211,6 @@ def run_lightning(args: argparse.Namespace, pm: PluginManager, registry: Registr
     names the user's file (or ``command line``) and the key, instead of LightningCLI's usage and
     nested message or a traceback. ``--help`` still prints LightningCLI's help.
     """
-    import sys
     from argparse import ArgumentError
 
     import lightning as L
@@ -226,7 +226,8 @@ def run_lightning(args: argparse.Namespace, pm: PluginManager, registry: Registr
         with suggesting_names():
             rest = resolve_argv(argv, registry, shipped_models(pm), Path(tmp), context)
         # LightningCLI reads sys.argv itself (passing `args=` as well makes it warn): show it ours
-        saved, sys.argv = sys.argv, ["symco", args.command, *rest]
+        # argv[0] is what DDP's launcher re-runs in each further process: the symco script
+        saved, sys.argv = sys.argv, [symco_script(), args.command, *rest]
         try:
             _cli_class()(
                 L.LightningModule,
@@ -255,6 +256,19 @@ def run_lightning(args: argparse.Namespace, pm: PluginManager, registry: Registr
         finally:
             sys.argv = saved
     return 0
+
+
+def symco_script() -> str:
+    """The ``symco`` console script of this environment (beside the interpreter, else on the
+    PATH): Lightning's DDP launcher starts the other processes as ``python ARGV0 ARGV...``, so
+    it must be a file that runs symco, whoever called :func:`~symco.core.cli.main` (a test, a
+    notebook)."""
+    import shutil
+
+    beside = Path(sys.executable).with_name("symco")
+    if beside.is_file():
+        return str(beside)
+    return shutil.which("symco") or "symco"
 
 
 def run_models(args: argparse.Namespace, pm: PluginManager, registry: Registry) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import glob
 import math
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -18,7 +18,7 @@ import lightning as L
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import DataLoader, Dataset
 
 from symco.core.dataset import concat_arrays, load_dataset
 from symco.core.decoding import Decoder
@@ -30,6 +30,7 @@ from symco.core.solver import Solver
 from symco.core.symmetry.declare import Symmetry
 from symco.core.symmetry.weights import PermutationSpec, declared_weight_permutations
 from symco.core.training.config import SHIPPED_MODEL, from_config
+from symco.core.training.sampler import EpochSampler, trainer_position
 
 
 def imitation_loss(policy: Policy, batch: ReducedBatch) -> tuple[Tensor, Tensor]:
@@ -268,38 +269,6 @@ class _Rows(Dataset[dict[str, Tensor]]):
         return {k: v[i] for k, v in self.arrays.items()}
 
 
-class _EpochSampler(DistributedSampler[int]):
-    """This rank's share of a fresh permutation of the instances each epoch, a pure function of
-    ``(seed, epoch)``, entered where the run stands: a run resumed mid-epoch sees exactly the
-    batches an uninterrupted one would (no replay of the epoch's first batches, no reshuffle).
-
-    ``position()`` returns ``(epoch, batches this rank has already trained on in it)``; Lightning
-    calls ``iter`` once per epoch, after restoring a checkpoint's loop state. Being a
-    ``DistributedSampler`` (rank ``r`` of ``W`` takes every ``W``-th index), it is used as is
-    under DDP instead of being wrapped by Lightning.
-    """
-
-    def __init__(
-        self,
-        dataset: Dataset[Any],
-        batch_size: int,
-        seed: int,
-        position: Callable[[], tuple[int, int]],
-        rank: int = 0,
-        world_size: int = 1,
-    ) -> None:
-        super().__init__(dataset, world_size, rank, shuffle=True, seed=seed, drop_last=True)
-        self.batch_size, self.position = batch_size, position
-
-    def __iter__(self) -> Iterator[int]:
-        epoch, done = self.position()
-        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-        n = len(self.dataset)  # type: ignore[arg-type]
-        order = torch.randperm(n, generator=gen)[: self.total_size]  # (W * num_samples,)
-        mine = order[self.rank :: self.num_replicas]  # (num_samples,)
-        return iter(mine[done * self.batch_size :].tolist())
-
-
 def _expand_paths(paths: list[str], field: str) -> list[Path]:
     out: list[Path] = []
     for p in paths:
@@ -471,7 +440,7 @@ class BQDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader[dict[str, Tensor]]:
         assert self.train is not None
         hp, trainer = self.hparams, self.trainer
-        sampler = _EpochSampler(
+        sampler = EpochSampler(
             self.train,
             hp["batch_size"],
             hp["shuffle_seed"],
@@ -488,13 +457,7 @@ class BQDataModule(L.LightningDataModule):
         )
 
     def _position(self) -> tuple[int, int]:
-        """``(epoch, batches trained on in it)`` from the trainer's restored loop progress
-        (per rank: under DDP each rank counts its own batches)."""
-        trainer = self.trainer
-        if trainer is None:  # a loader used outside a Trainer: epoch 0 from its start
-            return 0, 0
-        progress = trainer.fit_loop.epoch_loop.batch_progress.current
-        return trainer.current_epoch, progress.processed
+        return trainer_position(self.trainer)
 
     def val_dataloader(self) -> DataLoader[dict[str, Tensor]] | list[Any]:
         if self.val is None:

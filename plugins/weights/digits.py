@@ -21,6 +21,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, TensorDataset
 
 from symco.core.errors import UsageError
+from symco.core.training.sampler import EpochSampler, trainer_position
 
 SPLITS = ("train", "val", "test")
 
@@ -78,7 +79,8 @@ class DigitsDataModule(L.LightningDataModule):
     :param classes: the label space (default: all ten), re-indexed in this order.
     :param part: which of ``parts`` disjoint shards of the training pool to train on.
     :param split_seed: the seed of the split (the same for models that are to share a test set).
-    :param shuffle_seed: the order of the training batches.
+    :param shuffle_seed: the order of the training batches (a fresh permutation each epoch, the
+        same whatever the number of DDP ranks; see :class:`~symco.core.training.sampler.EpochSampler`).
     """
 
     def __init__(
@@ -120,9 +122,19 @@ class DigitsDataModule(L.LightningDataModule):
                 self.data[name] = TensorDataset(*self.split(name))
 
     def train_dataloader(self) -> DataLoader[tuple[Tensor, ...]]:
-        gen = torch.Generator().manual_seed(self.hparams["shuffle_seed"])
+        # seeded per epoch, entered where a resumed run stands, one share per DDP rank (so DDP
+        # with W ranks of batch B trains on the single-process batches of W B)
+        trainer = self.trainer
+        sampler = EpochSampler(
+            self.data["train"],
+            self.hparams["batch_size"],
+            self.hparams["shuffle_seed"],
+            lambda: trainer_position(trainer),
+            rank=trainer.global_rank if trainer else 0,
+            world_size=trainer.world_size if trainer else 1,
+        )
         return DataLoader(
-            self.data["train"], self.hparams["batch_size"], shuffle=True, generator=gen
+            self.data["train"], self.hparams["batch_size"], sampler=sampler, drop_last=True
         )
 
     def val_dataloader(self) -> DataLoader[tuple[Tensor, ...]]:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from symco.plugins.bq.lightning import _EpochSampler, _Rows
+from symco.core.training.sampler import EpochSampler
+from symco.plugins.bq.lightning import _Rows
 
 DATA = _Rows({"x": torch.arange(37)})
 
 
 def _order(epoch: int, done: int = 0, rank: int = 0, world: int = 1) -> list[int]:
-    return list(_EpochSampler(DATA, 4, 3, lambda: (epoch, done), rank=rank, world_size=world))
+    return list(EpochSampler(DATA, 4, 3, lambda: (epoch, done), rank=rank, world_size=world))
 
 
 @pytest.mark.parametrize("world", [1, 2, 3])
