@@ -61,6 +61,12 @@ RUN: dict[str, list[str]] = {
         "--generate", "100:2", "--baselines", "--reference", "savings"],
     "symco evaluate --ckpt bq-kp --generate 100:64,200:64,500:16,1000:8 --baselines": [
         "evaluate", "--ckpt", "bq-kp", "--generate", "100:2,200:2", "--baselines"],
+    "symco data --problem tsp --size 50 --num 512 --solver lkh --out tsp50.npz --cluster local:2": [
+        "data", "--problem", "tsp", "--size", "50", "--num", "8", "--chunk-size", "4", "--solver",
+        "lkh", "--out", "tsp50.npz", "--cluster", "local:2"],
+    "symco fit --config configs/tsp/tiny.yaml --trainer.strategy ddp --trainer.devices 2 --trainer.accelerator cpu": [
+        "fit", "--config", "configs/tsp/tiny.yaml", "--trainer.strategy", "ddp",
+        "--trainer.devices", "2", "--trainer.accelerator", "cpu"],
     "symco digits --split test --out test.pt": ["digits", "--split", "test", "--out", "test.pt"],
     "symco digits --split train --out train.pt": ["digits", "--split", "train", "--out", "train.pt"],
     "symco import --from rl4co --problem cvrp IN.npz --out OUT.npz": [
@@ -94,6 +100,8 @@ COSTLY = {  # docs command prefix -> why no test runs it as such
     "symco fit --config configs/nbody/egnn.yaml": "30 minutes to hours of training (the tiny config trains here)",
     "symco test --config configs/nbody/egnn.yaml": "needs the trained checkpoint (tests/plugins/nbody/test_cli.py tests a tiny one)",
     "symco data --problem partition": "tests/docs/test_plugin_guide.py",
+    "dask scheduler": "starts a scheduler that runs until stopped (tests/core/test_cluster.py starts one, with two workers, in the test process)",
+    "dask worker": "a worker that runs until stopped (tests/core/test_cluster.py)",
     "symco fit --config configs/weights/mlp.yaml": "a minute of training each (tests/plugins/weights/test_classifier.py trains configs/weights/tiny.yaml and runs barrier and merge on it)",
     "symco barrier runs/": "needs trained checkpoints (tests/plugins/weights/test_classifier.py)",
     "symco merge runs/": "needs trained checkpoints (tests/plugins/weights/test_classifier.py)",
