@@ -5,7 +5,9 @@
 # 2. fits the tiny config of every registered model with --trainer.accelerator gpu and
 #    --trainer.precision bf16-mixed (the BQ configs make their own tiny data first),
 # 3. runs check-symmetry on CUDA (float64) for the shipped models and the tiny configs,
-# 4. prints decoding throughput of bq-tsp on CUDA (greedy TSP100 x256, TSP1000 kNN 100 x16).
+# 4. prints decoding throughput of bq-tsp on CUDA (greedy TSP100 x256, TSP1000 kNN 100 x16),
+# 5. on a machine with two or more GPUs: the tiny TSP config under DDP on 2 GPUs (nccl), and the
+#    step time of one GPU vs two at the same global batch.
 set -euo pipefail
 OUT="${OUT:-gpu_check}"
 mkdir -p "$OUT"
@@ -40,4 +42,18 @@ log "decoding throughput on CUDA"
 symco evaluate --ckpt bq-tsp --generate 100:256 --reference none --device cuda --batch-size 256 | tee -a "$OUT/gpu_check.log"
 symco evaluate --ckpt bq-tsp --generate 1000:16 --knn 100 --reference none --device cuda --batch-size 16 | tee -a "$OUT/gpu_check.log"
 symco evaluate --ckpt bq-tsp --generate 100:256 --reference none --device cuda --batch-size 256 --augment d4 | tee -a "$OUT/gpu_check.log"
+gpus=$(python -c "import torch; print(torch.cuda.device_count())")
+if [ "$gpus" -ge 2 ]; then
+  for devices in 1 2; do
+    log "fit configs/tsp/tiny.yaml on $devices GPU(s), DDP, global batch 64"
+    start=$(date +%s.%N)
+    (cd "$work" && symco fit --config "$OLDPWD/configs/tsp/tiny.yaml" --trainer.accelerator gpu \
+       --trainer.devices "$devices" --trainer.strategy ddp --trainer.max_steps 200 \
+       --trainer.val_check_interval 100 --data.init_args.batch_size $((64 / devices)) \
+       --trainer.default_root_dir "$work/runs/ddp$devices") 2>&1 | tail -3 | tee -a "$OUT/gpu_check.log"
+    echo "seconds for 200 steps on $devices GPU(s): $(echo "$(date +%s.%N) - $start" | bc)" | tee -a "$OUT/gpu_check.log"
+  done
+else
+  log "one GPU: the DDP case needs two (skipped)"
+fi
 log "done"
