@@ -13,6 +13,9 @@ pool, and DDP step time against one process.
 2. **DDP.** ``symco fit`` of ``configs/tsp/tiny.yaml`` (gloo, CPU) on 1 process with batch 16
    and on 2 processes with batch 8 each (the same global batch): seconds per training step,
    from two run lengths (the difference removes start-up), one torch thread per process.
+3. **BQ under DDP** is not the single-process run (each rank draws its own sub-problems): the
+   greedy gap of a DDP run against the single-process run of the same seed, beside two
+   single-process seeds (``configs/weights/bq-tsp20.yaml``, ``--bq-steps`` steps).
 
 On this 2-core machine W = 4 oversubscribes the cores: its row shows the cost of that, not
 scaling.
@@ -127,12 +130,46 @@ def ddp(steps: int, tmp: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def ddp_bq(steps: int, tmp: Path) -> dict[str, Any]:
+    """How far a BQ DDP run lands from the single-process run of the same seed, against how far
+    two single-process seeds land apart: BQ draws each micro-batch's sub-problems per rank, so
+    DDP is another sample of the training distribution, not the same run. The small TSP20
+    policy of ``configs/weights/bq-tsp20.yaml`` for ``steps`` steps, greedy gap on its 128
+    validation instances."""
+    config = str(ROOT / "configs" / "weights" / "bq-tsp20.yaml")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "SYMCO_THREADS": "1"}
+    data = ROOT / "data"
+    runs = {"single seed 0": (0, 1, 64), "single seed 1": (1, 1, 64), "ddp seed 0": (0, 2, 32)}
+    out: dict[str, Any] = {"steps": steps, "global_batch": 64}
+    for name, (seed, devices, batch) in runs.items():
+        root = tmp / name.replace(" ", "-")
+        argv = [SYMCO, "fit", "--config", config, "--seed_everything", str(seed),
+                "--model.init_args.seed", str(seed), "--data.init_args.shuffle_seed", str(seed),
+                "--trainer.max_steps", str(steps), "--trainer.val_check_interval", "null",
+                "--trainer.limit_val_batches", "0", "--data.init_args.batch_size", str(batch),
+                "--trainer.devices", str(devices), "--trainer.default_root_dir", str(root)]  # fmt: skip
+        if devices > 1:
+            argv += ["--trainer.strategy", "ddp", "--trainer.accelerator", "cpu"]
+        seconds = timed(argv, ROOT, env)
+        evaluate = [SYMCO, "evaluate", "--ckpt", str(root / "checkpoints" / "last.ckpt"),
+                    "--instances", str(data / "tsp20_weights_val.npz"), "--quiet", "--threads", "1"]  # fmt: skip
+        proc = subprocess.run(evaluate, cwd=ROOT, capture_output=True, text=True, check=True)
+        gap = float(proc.stdout.strip().splitlines()[-1].split()[-2])
+        out[name] = {"gap_percent": gap, "fit_s": round(seconds, 1)}
+        print(name, out[name], flush=True)
+    g = {k: v["gap_percent"] for k, v in out.items() if isinstance(v, dict)}
+    out["ddp_vs_single"] = round(abs(g["ddp seed 0"] - g["single seed 0"]), 3)
+    out["seed_vs_seed"] = round(abs(g["single seed 1"] - g["single seed 0"]), 3)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--num", type=int, default=512, help="TSP50 instances to label")
     parser.add_argument("--chunk-size", type=int, default=16)
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--steps", type=int, default=200, help="DDP: training steps")
+    parser.add_argument("--bq-steps", type=int, default=1000, help="BQ DDP vs single: steps")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "cluster.json"))
     args = parser.parse_args()
     if shutil.which(DASK) is None:
@@ -144,6 +181,7 @@ def main() -> None:
             "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()},
             "labelling": labelling(args.num, args.chunk_size, workers, tmp),
             "ddp": ddp(args.steps, tmp),
+            "ddp_bq": ddp_bq(args.bq_steps, tmp),
         }
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

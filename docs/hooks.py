@@ -366,6 +366,27 @@ def render_weights_bq(data: dict) -> str:
     )
 
 
+def render_cluster(data: dict) -> str:
+    """Labelling through a Dask scheduler vs the local process pool (``benchmarks/cluster.py``)."""
+    rows = [
+        [r["workers"], r["instances"], r["chunks"], f"{r['local_inst_per_s']:.1f}",
+         f"{r['cluster_inst_per_s']:.1f}", f"{r['overhead_ms_per_chunk']:.0f}",
+         f"{r['local_efficiency']:.0%}", f"{r['cluster_efficiency']:.0%}",
+         "yes" if r["identical"] else "NO"]
+        for r in data["labelling"]
+    ]  # fmt: skip
+    head = ["workers", "instances", "chunks", "local inst/s", "cluster inst/s",
+            "overhead ms/chunk", "local efficiency", "cluster efficiency", "same bytes"]  # fmt: skip
+    return table(head, rows)
+
+
+def render_ddp(data: dict) -> str:
+    """DDP step time against one process at the same global batch (``benchmarks/cluster.py``)."""
+    rows = [[r["processes"], r["batch_per_process"], r["global_batch"], f"{1000 * r['s_per_step']:.0f}"]
+            for r in data["ddp"]]  # fmt: skip
+    return table(["processes", "batch per process", "global batch", "ms per step"], rows)
+
+
 RENDERERS: dict[str, Callable[[dict], str]] = {
     "labels": render_labels,
     "quality": render_quality,
@@ -383,6 +404,8 @@ RENDERERS: dict[str, Callable[[dict], str]] = {
     "weights_labels": render_weights_labels,
     "weights_resnet": render_weights_resnet,
     "weights_bq": render_weights_bq,
+    "cluster": render_cluster,
+    "ddp": render_ddp,
 }
 
 
