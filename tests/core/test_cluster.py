@@ -74,7 +74,9 @@ def test_a_worker_killed_mid_run_costs_only_its_chunk(tmp_path: Path, scheduler:
     run.start()
     parts = Path(str(remote) + ".parts")
     deadline = time.monotonic() + 60
-    while not list(parts.glob("chunk_*.npz")) and time.monotonic() < deadline:
+    while (
+        not list(parts.glob("chunk_*.npz")) and not remote.exists() and time.monotonic() < deadline
+    ):
         time.sleep(0.01)
     os.kill(next(iter(pids.values())), signal.SIGKILL)
     run.join(120)
