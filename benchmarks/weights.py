@@ -142,13 +142,18 @@ class Pair:
         return self.spec.permute(perms, state_b)
 
     def evaluator(self, data: Any) -> Callable[[Mapping[str, Tensor]], tuple[float, float]]:
-        model = copy.deepcopy(self.a)
+        return evaluator(self.a, data)
 
-        def evaluate(state: Mapping[str, Tensor]) -> tuple[float, float]:
-            model.load_state_dict(dict(state))
-            return model.weight_evaluate(data)  # type: ignore[no-any-return]
 
-        return evaluate
+def evaluator(module: Any, data: Any) -> Callable[[Mapping[str, Tensor]], tuple[float, float]]:
+    """state dict -> ``module.weight_evaluate(data)`` with those parameters (on a copy)."""
+    model = copy.deepcopy(module)
+
+    def evaluate(state: Mapping[str, Tensor]) -> tuple[float, float]:
+        model.load_state_dict(dict(state))
+        return model.weight_evaluate(data)  # type: ignore[no-any-return]
+
+    return evaluate
 
 
 def curve_row(curve: BarrierCurve) -> dict[str, Any]:
@@ -345,12 +350,7 @@ def section_bq(registry: Any) -> dict[str, Any]:
     b = load_model(str(checkpoint(bq_run(1)[0])), {}, registry).module
     data = a.weight_data(str(ROOT / "data" / "tsp20_weights_val.npz"))
     spec = a.weight_permutations()
-    model = copy.deepcopy(a)
-
-    def evaluate(state: Mapping[str, Tensor]) -> tuple[float, float]:
-        model.load_state_dict(dict(state))
-        return model.weight_evaluate(data)  # type: ignore[no-any-return]
-
+    evaluate = evaluator(a, data)
     t0 = time.perf_counter()
     perms = weight_matching(
         spec, a.state_dict(), b.state_dict(), generator=torch.Generator().manual_seed(0)

@@ -92,21 +92,24 @@ class DigitsClassifier(L.LightningModule):
             )
         return data["x"], data["y"]
 
+    def _eval_batch(self, data: Any) -> Batch:
+        """``data``'s ``(x, y)`` on the network's device (``x`` in its dtype), the network in
+        eval mode."""
+        x, y = self._xy(data)
+        self.network.eval()
+        param = next(self.network.parameters())
+        return x.to(param), y.to(param.device)
+
     @torch.no_grad()
     def weight_activations(self, data: Any) -> dict[str, Tensor]:
         """Each permutation's units on ``data["x"]`` ``(samples, units)``."""
-        x, _ = self._xy(data)
-        self.network.eval()
-        param = next(self.network.parameters())
-        return self.network.activations(x.to(param))  # type: ignore[operator,no-any-return]
+        x, _ = self._eval_batch(data)
+        return self.network.activations(x)  # type: ignore[operator,no-any-return]
 
     @torch.no_grad()
     def weight_evaluate(self, data: Any) -> tuple[float, float]:
         """``(cross-entropy, accuracy)`` on ``data``, in eval mode."""
-        x, y = self._xy(data)
-        self.network.eval()
-        param = next(self.network.parameters())
-        loss, acc = loss_and_accuracy(self.network, (x.to(param), y.to(param.device)))
+        loss, acc = loss_and_accuracy(self.network, self._eval_batch(data))
         return float(loss), float(acc)
 
     def weight_merge(

@@ -128,11 +128,19 @@ def _align(
     return spec.permute(perms, state_b)
 
 
-def _write_model(out: str, a: LoadedModel, state: Mapping[str, Tensor], notes: str) -> None:
+def _write_model(
+    out: str,
+    a: LoadedModel,
+    state: Mapping[str, Tensor],
+    notes: str,
+    hparams: Mapping[str, Any] | None = None,
+) -> None:
+    """A model file of A's class and hyper-parameters (``hparams`` replacing some of them: a
+    merge to another width) with ``state``."""
     from symco.core.training.checkpoints import module_config, read_checkpoint, write_model_file
 
     class_path, hp = module_config(read_checkpoint(a.path), a.path)
-    write_model_file(Path(out), class_path, hp, state, notes)
+    write_model_file(Path(out), class_path, {**hp, **(hparams or {})}, state, notes)
 
 
 def run_align(args: argparse.Namespace, pm: pluggy.PluginManager, registry: Registry) -> int:
@@ -167,8 +175,6 @@ def run_merge(args: argparse.Namespace, pm: pluggy.PluginManager, registry: Regi
 
 def _merge_pleas(args: argparse.Namespace, a: LoadedModel, b: LoadedModel) -> int:
     """PLeaS (the module's ``weight_merge(other, data, width, heads)``) on ``--data``."""
-    from symco.core.training.checkpoints import module_config, read_checkpoint, write_model_file
-
     if not callable(getattr(a.module, "weight_merge", None)):
         raise UsageError(
             f"--method pleas: {type(a.module).__name__} has no weight_merge(other, data, width, "
@@ -176,11 +182,10 @@ def _merge_pleas(args: argparse.Namespace, a: LoadedModel, b: LoadedModel) -> in
         )
     data = _data(args, a.module, "weight_merge", "--method pleas")
     network, state = a.module.weight_merge(b.module, data, args.width, args.heads)
-    class_path, hp = module_config(read_checkpoint(a.path), a.path)
     notes = (
         f"PLeaS merge of {args.a} and {args.b} (width {args.width or 'of A'}, {args.heads} heads)"
     )
-    write_model_file(Path(args.out), class_path, {**hp, "network": network}, state, notes)
+    _write_model(args.out, a, state, notes, {"network": network})
     widths = network["init_args"].get("widths")
     print(f"wrote {args.out}: {args.a} and {args.b} merged by PLeaS (hidden widths {widths})")
     return 0
