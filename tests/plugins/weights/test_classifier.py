@@ -99,3 +99,13 @@ def test_pleas_refuses_a_resnet(tmp_path: Path, capsys: pytest.CaptureFixture[st
     torch.save({"x": torch.rand(8, 1, 28, 28), "y": torch.zeros(8, dtype=torch.long)}, data)
     assert main(["barrier", *paths, "--data", str(data), "--align", "activations",
                  "--points", "2", "--out", str(tmp_path / "c.json")]) == 0  # fmt: skip
+
+
+def test_check_symmetry_passes_on_a_trained_classifier(
+    trained: tuple[Path, str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``symco check-symmetry`` finds the network's weight permutations through the module."""
+    _, a, _ = trained
+    assert main(["check-symmetry", "--ckpt", a]) == 0
+    out = capsys.readouterr().out
+    assert "weight-permutation: 3 hidden layers' units" in out and "1 of 1 symmetries hold" in out
