@@ -49,6 +49,9 @@ class Symmetry:
     :param description: what acts on what, one line (e.g. "nodes of the reduced instance").
     :param output: which part of a tuple output this row checks (``None``: the whole output,
         which must then be a tensor).
+    :param exact: ``False`` declares a symmetry that is learned, not built in (a loss or
+        augmentation teaches it): its error is measured and reported (``measured``), never a
+        failure.
     """
 
     group: Group
@@ -57,6 +60,7 @@ class Symmetry:
     relation: Relation = "invariant"
     description: str = ""
     output: int | None = None
+    exact: bool = True
 
     @property
     def label(self) -> str:
@@ -85,7 +89,8 @@ class SymmetryResult:
 
     ``max_rel`` is the largest absolute error divided by the largest ``|g·f(x)|`` (a scale-free
     error); the row passes when ``max_rel <= tol``. Entries that are ``-inf`` (masked logits)
-    must be ``-inf`` in both and are left out of the errors.
+    must be ``-inf`` in both and are left out of the errors. A learned symmetry (``exact``
+    false) always passes: its errors are what the check measured.
     """
 
     label: str
@@ -95,14 +100,16 @@ class SymmetryResult:
     max_rel: float
     mean_rel: float
     tol: float
+    exact: bool = True
 
     @property
     def passed(self) -> bool:
-        return self.max_rel <= self.tol
+        return not self.exact or self.max_rel <= self.tol
 
     def row(self) -> list[Any]:
-        """The report row: label, relation, max/mean absolute and relative errors, pass/FAIL."""
-        verdict = "pass" if self.passed else "FAIL"
+        """The report row: label, relation, max/mean absolute and relative errors, and
+        pass/FAIL (``measured`` for a learned symmetry)."""
+        verdict = "measured" if not self.exact else "pass" if self.passed else "FAIL"
         errors = [f"{e:.2e}" for e in (self.max_abs, self.mean_abs, self.max_rel, self.mean_rel)]
         return [self.label, self.relation, *errors, verdict]
 
@@ -161,7 +168,7 @@ def check_symmetries(
                 y_g = _part(model.symmetry_outputs(sym.act_input(g, inputs)), sym)
                 want = y if sym.act_output is None else sym.act_output(g, y)
                 errors = compare(y_g.double(), want.double())
-                results.append(SymmetryResult(sym.label, sym.relation, *errors, tol))
+                results.append(SymmetryResult(sym.label, sym.relation, *errors, tol, sym.exact))
     finally:
         if module is not None:
             module.to(dtype=dtype).train(was_training)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import json
 import multiprocessing
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import lightning as L
@@ -31,6 +31,7 @@ from torch import Tensor
 from symco.core.dataset import atomic_path, read_npz
 from symco.core.errors import DataFileError, InvalidInstanceError, SymcoError
 from symco.core.threads import usable_cores, worker_init
+from symco.core.training.batches import Batches
 from symco.plugins.nbody.simulate import Clip, SimulationSpec, write_chunk
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
@@ -158,45 +159,6 @@ def load_split(
         parts.append(arrays)
     return {k: torch.from_numpy(np.concatenate([p[k] for p in parts]).astype(np.float32))
             for k in KEYS}  # fmt: skip
-
-
-class Batches:
-    """Shuffled (or ordered) dense batches of a split: dicts of ``(B, N, 3)``/``(B, N)``.
-
-    Shuffling draws a fresh permutation per epoch from ``(seed, epoch)``, so every run with the
-    same seed sees the same batches. ``position()`` says where the run stands, ``(epoch,
-    batches already trained on in it)`` (the trainer's restored loop progress): a run resumed
-    mid-epoch continues the epoch's permutation where it stopped instead of replaying it.
-    Without ``position`` epochs are counted here, from 0.
-    """
-
-    def __init__(
-        self,
-        arrays: dict[str, Tensor],
-        batch_size: int,
-        shuffle: bool,
-        seed: int = 0,
-        position: Callable[[], tuple[int, int]] | None = None,
-    ) -> None:
-        self.arrays, self.batch_size, self.shuffle, self.seed = arrays, batch_size, shuffle, seed
-        self.n = len(arrays["loc"])
-        self.position = position
-        self.epoch = 0
-
-    def __len__(self) -> int:
-        return -(-self.n // self.batch_size)
-
-    def __iter__(self) -> Iterator[dict[str, Tensor]]:
-        epoch, done = self.position() if self.position is not None else (self.epoch, 0)
-        self.epoch += 1
-        if self.shuffle:
-            gen = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
-            order = torch.randperm(self.n, generator=gen)
-        else:
-            order = torch.arange(self.n)
-        for i in range(done * self.batch_size, self.n, self.batch_size):
-            idx = order[i : i + self.batch_size]
-            yield {k: v.index_select(0, idx) for k, v in self.arrays.items()}
 
 
 class NBodyDataModule(L.LightningDataModule):

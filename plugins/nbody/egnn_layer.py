@@ -26,6 +26,9 @@ class EGNNLayer(nn.Module):
     :math:`\\phi_x` starts near zero, as in the paper's code, for stable early training).
 
     Shapes: ``h`` ``(B, N, F)``, ``x``/``v`` ``(B, N, 3)``, ``edge_attr`` ``(B, N, N, E)``.
+    Without velocities (``v=None``) the :math:`\\phi_v` term is left out. ``pair_mask``
+    ``(B, N, N, 1)`` restricts the graph (padded batches, cutoffs): messages of masked pairs are
+    dropped and the coordinate update averages over each node's own neighbours.
     """
 
     def __init__(self, hidden: int = 64, edge_dim: int = 2, act: type[nn.Module] = nn.SiLU) -> None:
@@ -39,15 +42,28 @@ class EGNNLayer(nn.Module):
         nn.init.xavier_uniform_(last.weight, gain=0.001)
         nn.init.zeros_(last.bias)
 
-    def forward(self, h: Tensor, x: Tensor, v: Tensor, edge_attr: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(
+        self,
+        h: Tensor,
+        x: Tensor,
+        v: Tensor | None,
+        edge_attr: Tensor,
+        pair_mask: Tensor | None = None,
+    ) -> tuple[Tensor, Tensor]:
         """The updated ``(h, x)``: ``(B, N, F)`` and ``(B, N, 3)``."""
         n = x.shape[1]
         diff = pair_differences(x)  # (B, N, N, 3): x_i - x_j
         dist2 = (diff**2).sum(-1, keepdim=True)  # (B, N, N, 1)
         h_i, h_j = pair_features(h)  # (B, N, N, F) each
         mask = off_diagonal(n, dtype=x.dtype, device=x.device)  # (1, N, N, 1)
+        if pair_mask is None:
+            degree = torch.full_like(x[..., :1], max(n - 1, 1))  # (B, N, 1)
+        else:
+            mask = mask * pair_mask  # (B, N, N, 1)
+            degree = mask.sum(2).clamp_min(1.0)  # (B, N, 1)
         m = self.phi_e(torch.cat([h_i, h_j, dist2, edge_attr], dim=-1)) * mask  # (B, N, N, F)
-        shift = (diff * self.phi_x(m) * mask).sum(2) / max(n - 1, 1)  # (B, N, 3)
-        x = x + shift + self.phi_v(h) * v  # (B, N, 3)
+        x = x + (diff * self.phi_x(m) * mask).sum(2) / degree  # (B, N, 3)
+        if v is not None:
+            x = x + self.phi_v(h) * v
         h = h + self.phi_h(torch.cat([h, m.sum(2)], dim=-1))  # (B, N, F)
         return h, x

@@ -1,0 +1,1 @@
+"""Interatomic potentials on GFN2-xTB-labelled molecules (:mod:`symco.plugins.mlip`)."""

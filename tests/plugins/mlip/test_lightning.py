@@ -1,0 +1,127 @@
+"""The potential module: declared symmetries checked in float64 for every potential (exact ones
+pass, the Transformer's rotations are measured), forces by autograd, the loss parts, TransIP's
+objective, and one training step of each variant."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from symco.core.symmetry.declare import check_symmetries
+from symco.core.symmetry.orthogonal import haar_orthogonal
+from symco.plugins.mlip.data import MLIPDataModule
+from symco.plugins.mlip.egnn import EGNNPotential
+from symco.plugins.mlip.learned_equivariance import LearnedEquivariance
+from symco.plugins.mlip.lightning import PotentialModule
+from symco.plugins.mlip.transformer import TransformerPotential
+
+from .conftest import TINY
+
+
+def _facet() -> torch.nn.Module:
+    from symco.plugins.mlip.facet import FacetPotential
+
+    return FacetPotential(channels=8, layers=1)
+
+
+def _mace() -> torch.nn.Module:
+    if importlib.util.find_spec("mace") is None:  # importing it would set an environment variable
+        pytest.skip("mace-torch is not installed")
+    from symco.plugins.mlip.mace import MACEPotential
+
+    return MACEPotential(num_channels=8, num_interactions=1, correlation=2, radial_mlp=(16,))
+
+
+EXACT = {
+    "egnn": lambda: EGNNPotential(hidden=16, layers=2),
+    "facet": _facet,
+    "mace": _mace,
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXACT))
+def test_built_in_equivariance_holds_in_float64(name: str) -> None:
+    module = PotentialModule(EXACT[name]())
+    results = check_symmetries(module, n=3, seed=1)
+    assert len(results) == 4
+    assert all(r.exact and r.passed for r in results), [r.row() for r in results]
+
+
+def test_the_transformer_declares_its_rotations_learned_and_they_are_measured() -> None:
+    module = PotentialModule(TransformerPotential(dim=16, layers=1, heads=2, invariant_dim=8))
+    rows = {r.label: r for r in check_symmetries(module, n=3, seed=1)}
+    rotation = rows["euclidean: rigid motions: forces rotate"]
+    assert not rotation.exact and rotation.row()[-1] == "measured"
+    assert rotation.max_rel > 1e-3  # untrained: far from equivariant, and reported so
+    assert rows["node-permutation: atoms relabelled: forces"].passed  # exact by construction
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(0, 2**31 - 1))
+def test_transformer_is_exactly_translation_and_permutation_invariant(seed: int) -> None:
+    gen = torch.Generator().manual_seed(seed)
+    model = TransformerPotential(dim=16, layers=1, heads=2, invariant_dim=8).double()
+    z = torch.tensor([[6, 1, 8, 1, 0]])
+    pos = torch.randn((1, 5, 3), generator=gen, dtype=torch.float64)
+    shift = torch.randn((1, 1, 3), generator=gen, dtype=torch.float64)
+    perm = torch.tensor([2, 0, 3, 1, 4])  # padding stays last
+    e = model(z, pos)
+    torch.testing.assert_close(model(z, pos + shift), e)
+    torch.testing.assert_close(model(z[:, perm], pos[:, perm]), e)
+
+
+def test_forces_are_minus_the_gradient_of_the_energy() -> None:
+    module = PotentialModule(EGNNPotential(hidden=16, layers=2)).double()
+    z = torch.tensor([[8, 1, 1]])
+    pos = torch.tensor([[[0.0, 0, 0], [0.96, 0, 0], [-0.24, 0.93, 0]]], dtype=torch.float64)
+    _, f = module(z, pos)
+    h = 1e-6
+    bump = torch.zeros_like(pos)
+    bump[0, 1, 0] = h
+    fd = -(module.energy(z, pos + bump) - module.energy(z, pos - bump)) / (2 * h)
+    torch.testing.assert_close(f[0, 1, 0], fd[0], rtol=1e-6, atol=1e-8)
+
+
+def test_the_objective_vanishes_for_embeddings_that_rotate_as_declared() -> None:
+    """Embeddings whose invariant part stays and whose rotating part turns by R: the
+    transformation network learns the map (the loss on a held-out pair falls 5x)."""
+    obj = LearnedEquivariance(dim=5, invariant_dim=2, kind="mse")
+    gen = torch.Generator().manual_seed(0)
+    h = torch.randn((2, 4, 5), generator=gen)
+    rot = haar_orthogonal(2, 3, gen, proper=True, dtype=torch.float32)
+    h_rot = torch.cat([h[..., :2], h[..., 2:] @ rot.transpose(1, 2)], dim=-1)
+    real = torch.ones(2, 4, dtype=torch.bool)
+    # T_phi is learned: fit it, then the loss on fresh rotations goes to ~0 (well below the start)
+    opt = torch.optim.Adam(obj.parameters(), lr=1e-2)
+    first = obj.loss(h, h_rot, rot, real).item()
+    for step in range(300):
+        g = torch.Generator().manual_seed(step + 1)
+        x = torch.randn((8, 4, 5), generator=g)
+        r = haar_orthogonal(8, 3, g, proper=True, dtype=torch.float32)
+        y = torch.cat([x[..., :2], x[..., 2:] @ r.transpose(1, 2)], dim=-1)
+        opt.zero_grad()
+        obj.loss(x, y, r, torch.ones(8, 4, dtype=torch.bool)).backward()
+        opt.step()
+    assert obj.loss(h, h_rot, rot, real).item() < 0.2 * first
+
+
+@pytest.mark.parametrize("variant", ["plain", "augment", "transip"])
+def test_a_few_training_steps_run_and_fit_the_references(tiny_data_dir: Path, variant: str) -> None:
+    model = TransformerPotential(dim=16, layers=1, heads=2, invariant_dim=8)
+    equiv = LearnedEquivariance(dim=16, invariant_dim=8) if variant == "transip" else None
+    module = PotentialModule(model, augment=variant == "augment", equivariance=equiv)
+    dm = MLIPDataModule(data_dir=str(tiny_data_dir), **TINY)  # type: ignore[arg-type]
+    trainer = L.Trainer(max_steps=2, logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False)  # fmt: skip
+    trainer.fit(module, dm)
+    assert ("train/equivariance" in trainer.callback_metrics) == (variant == "transip")
+    assert bool(module.fitted) and float(module.scale) > 0
+    assert module.e0[6] < module.e0[1] < 0  # eV per C below eV per H, both bound
+    (metrics,) = trainer.test(module, dm, verbose=False)
+    assert {"test/energy_mae", "test/force_mae", "test/energy_mae_atom"} <= set(metrics)
