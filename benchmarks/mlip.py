@@ -8,7 +8,7 @@ Every model is trained from YAML with ``symco fit`` (``configs/mlip/*.yaml``) in
 time with one torch thread each, for the same wall-clock budget (``trainer.max_time``; the
 learning rate decays over it): equal CPU time per model. Two sets:
 
-* ``molecules``: 1,500 / 100 / 300 NCI molecules (3-20 heavy atoms, H C N O F S Cl), four
+* ``molecules``: 1,200 / 100 / 300 NCI molecules (3-20 heavy atoms, H C N O F S Cl), four
   configurations each (Langevin MD under GFN2-xTB at 300-1000 K, a quarter displaced by
   0.04 Å Gaussian noise); the 300 test molecules are unseen in training;
 * ``aspirin``: 1,000 / 200 / 500 frames of aspirin's GFN2-xTB dynamics (0.5 fs steps, a frame

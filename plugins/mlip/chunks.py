@@ -53,7 +53,9 @@ class MoleculeSetSpec:
     :param kind: ``trajectory`` (``smiles``'s dynamics) or ``molecules`` (from ``source``).
     :param source: molecule source of a ``molecules`` set (``rdkit-nci``, ``moses`` or a file
         of SMILES).
-    :param frames: structures per sample (a trajectory chunk's frames are its samples' frames).
+    :param splits: the ``(train, val, test)`` molecule counts of a ``molecules`` set: they
+        decide which molecules each split holds (cut from one shuffled pool, train first), so
+        they are part of the set's identity and name (other counts make another set).
     """
 
     kind: Literal["trajectory", "molecules"] = "molecules"
@@ -64,17 +66,20 @@ class MoleculeSetSpec:
     max_heavy: int = 20
     seed: int = 0
     sampling: Sampling = field(default_factory=Sampling)
+    splits: tuple[int, int, int] = (0, 0, 0)
 
     @property
     def name(self) -> str:
         if self.kind == "trajectory":
             return f"xtb-trajectory-{_slug(self.smiles)}-s{self.seed}"
         src = Path(self.source).stem if self.source not in ("rdkit-nci", "moses") else self.source
-        return f"xtb-molecules-{src}-h{self.min_heavy}-{self.max_heavy}-s{self.seed}"
+        sizes = "-".join(map(str, self.splits))
+        return f"xtb-molecules-{src}-h{self.min_heavy}-{self.max_heavy}-s{self.seed}-n{sizes}"
 
     def manifest(self) -> dict[str, Any]:
         out = asdict(self)
         out["elements"] = list(self.elements)
+        out["splits"] = list(self.splits)
         out["units"] = {"energy": "eV", "length": "Å", "forces": "eV/Å (-dE/dx)"}
         out["method"] = "GFN2-xTB (tblite)"
         return out
@@ -114,9 +119,10 @@ def ineligible(smiles: str, spec: MoleculeSetSpec) -> str:
     return ""
 
 
-def molecule_splits(spec: MoleculeSetSpec, sizes: dict[str, int]) -> dict[str, list[str]]:
+def molecule_splits(spec: MoleculeSetSpec) -> dict[str, list[str]]:
     """The SMILES of each split: the eligible molecules of the source, shuffled by the seed,
-    cut in the order train, val, test (disjoint)."""
+    cut in the order train, val, test (disjoint), ``spec.splits`` of each."""
+    sizes = dict(zip(SPLITS, spec.splits))
     from symco.plugins.zinc.dataset import read_smiles, source_path
 
     pool = sorted({s for s in read_smiles(source_path(spec.source)) if not ineligible(s, spec)})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +120,7 @@ def run_label(args: argparse.Namespace, pm: pluggy.PluginManager, registry: Regi
     smiles = read_smiles(source_path(args.smiles))
     rejected = [f"{s}: {why}" for s in smiles if (why := ineligible(s, spec))]
     count = len(set(smiles)) - len(rejected)
+    spec = replace(spec, splits=(count, 0, 0))
     folder, failed = (Path(args.out), []) if count < 1 else generate(spec, {"train": count}, args.out, chunk_size=args.chunk_size,
                               workers=args.workers, progress=True)  # fmt: skip
     if rejected:  # recorded beside the chunks, atomically

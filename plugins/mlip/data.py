@@ -80,7 +80,7 @@ def generate(
     if chunk_size < 1:
         raise InvalidInstanceError(f"data: chunk_size must be >= 1, got {chunk_size}")
     folder = dataset_folder(data_dir, spec)
-    smiles = molecule_splits(spec, sizes) if spec.kind == "molecules" else None
+    smiles = molecule_splits(spec) if spec.kind == "molecules" else None
     todo = []
     for code, split in enumerate(SPLITS):
         for start, stop in chunk_ranges(sizes.get(split, 0), chunk_size):
@@ -264,6 +264,7 @@ class MLIPDataModule(L.LightningDataModule):
             kind="trajectory" if kind == "trajectory" else "molecules", smiles=smiles,
             source=source, elements=tuple(int(e) for e in elements), min_heavy=min_heavy,
             max_heavy=max_heavy, seed=seed, sampling=sampling,
+            splits=(train_size, val_size, test_size) if kind == "molecules" else (0, 0, 0),
         )  # fmt: skip
         self.raw: dict[str, dict[str, np.ndarray]] = {}
         self.splits: dict[str, dict[str, Tensor]] = {}

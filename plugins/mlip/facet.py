@@ -61,7 +61,7 @@ class FacetPotential(nn.Module):
         num_splines: int = 8,
         avg_neighbors: float = 12.0,
         mixer_channels: int = 16,
-        grid: tuple[int, int] = (18, 17),
+        grid: tuple[int, int] = (20, 19),
     ) -> None:
         super().__init__()
         if layers < 1:

@@ -59,7 +59,7 @@ class FacetLayer(nn.Module):
         num_splines: int = 8,
         avg_neighbors: float = 12.0,
         mixer_channels: int = 16,
-        grid: Sequence[int] = (18, 17),
+        grid: Sequence[int] = (20, 19),
     ) -> None:
         super().__init__()
         self.irreps_in, self.irreps_out = o3.Irreps(irreps_in), o3.Irreps(irreps_out)

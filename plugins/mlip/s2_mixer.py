@@ -56,7 +56,7 @@ class S2Mixer(nn.Module):
         irreps_out: str | o3.Irreps,
         channels: int = 16,
         lmax: int = 2,
-        grid: Sequence[int] = (18, 17),
+        grid: Sequence[int] = (20, 19),
         hidden: int | None = None,
     ) -> None:
         super().__init__()

@@ -95,6 +95,23 @@ def test_a_broken_symmetry_fails(model) -> None:
     assert not result.passed and result.max_rel > 0.01
 
 
+class _LearnedSigns(_SignDependent):
+    """The same broken invariance, declared as learned: measured, not failed."""
+
+    def symmetries(self, inputs):
+        from symco.core.symmetry import EigenSigns, Symmetry
+
+        group = EigenSigns(4)
+        return [Symmetry(group, group.act, None, "invariant", "signs", exact=False)]
+
+
+def test_a_learned_symmetry_is_measured_not_failed() -> None:
+    (result,) = check_symmetries(_LearnedSigns(), n=4, seed=0)
+    (broken,) = check_symmetries(_SignDependent(), n=4, seed=0)
+    assert result.passed and not result.exact and result.row()[-1] == "measured"
+    assert result.max_rel == broken.max_rel > 0.01  # the same error, reported
+
+
 def test_a_model_without_declarations_is_refused() -> None:
     with pytest.raises(NoSymmetriesError, match="Linear declares no symmetries"):
         check_symmetries(nn.Linear(2, 2))

@@ -62,7 +62,7 @@ def test_the_set_is_reproducible_split_by_molecule_and_resumes(
     train, test = dm.raw["train"], dm.raw["test"]
     assert len(train["energy"]) == TINY["train_size"] * TINY["frames"]  # no failures here
     spec = dm.spec
-    splits = molecule_splits(spec, dm.sizes())
+    splits = molecule_splits(spec)
     assert not set(splits["train"]) & set(splits["test"])  # unseen test molecules
     # a deleted chunk is relabelled bit for bit, the others are not touched
     copy = tmp_path / "copy"
