@@ -51,6 +51,15 @@ ASPIRIN_DATA = {"kind": "trajectory", "train_size": 1000, "val_size": 200, "test
                 "chunk_size": 100, "burn": 200, "stride": 20, "timestep_fs": 0.5}  # fmt: skip
 TRANSFORMERS = ("transformer", "transformer-aug", "transip")
 EQUIVARIANT = ("facet", "egnn", "mace")
+VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+    # TransIP's objective at weight 1 (MSE + InfoNCE) collapses the energy's dependence on the
+    # positions (the invariant channels stop moving, the forces go to zero): the contrastive
+    # term alone, at a tenth of the weight
+    "transip-infonce-w0.1": ("transip", {"weight": 0.1, "kind": "infonce"}),
+}
+"""Variants of a config (the equivariance objective's init args changed), one seed each."""
+LONG = {"egnn-long": "egnn"}
+"""Runs trained longer than the others (``--minutes md=M``), for the dynamics only."""
 
 
 def runs(sets: list[str], minutes: dict[str, float], seeds: int) -> list[dict[str, Any]]:
@@ -62,12 +71,21 @@ def runs(sets: list[str], minutes: dict[str, float], seeds: int) -> list[dict[st
             for seed in range(n):
                 out.append({"set": data, "model": model, "seed": seed, "minutes": minutes[data],
                             "name": f"{data}-{model}-seed{seed}"})  # fmt: skip
+        for variant in VARIANTS:
+            out.append({"set": data, "model": variant, "seed": 0, "minutes": minutes[data],
+                        "name": f"{data}-{variant}-seed0"})  # fmt: skip
+    if "aspirin" in sets and minutes.get("md", 0) > 0:  # the MD model: not an equal-time run
+        out.append({"set": "aspirin", "model": "egnn-long", "seed": 0, "minutes": minutes["md"],
+                    "name": "aspirin-egnn-long-seed0"})  # fmt: skip
     return out
 
 
 def run_config(run: dict[str, Any]) -> Path:
     """The run's config: the model's YAML with its budget, seed, folder (and the aspirin data)."""
-    cfg = yaml.safe_load((CONFIGS / f"{run['model']}.yaml").read_text())
+    base, changes = VARIANTS.get(run["model"], (LONG.get(run["model"], run["model"]), {}))
+    cfg = yaml.safe_load((CONFIGS / f"{base}.yaml").read_text())
+    if changes:
+        cfg["model"]["init_args"]["equivariance"]["init_args"].update(changes)
     root = RUNS / run["name"]
     minutes = run["minutes"]
     cfg["seed_everything"] = run["seed"]
@@ -254,7 +272,7 @@ def plot(results: dict[str, Any]) -> None:
             models = list(dict.fromkeys(r["model"] for r in rows))
             for i, m in enumerate(models):
                 vals = [r["force_mae_ev_a"] for r in rows if r["model"] == m]
-                ax.scatter([i] * len(vals), vals, color="C0" if m in TRANSFORMERS else "C1")
+                ax.scatter([i] * len(vals), vals, color="C1" if m in EQUIVARIANT else "C0")
             ax.set_xticks(range(len(models)), models, rotation=30)
             ax.set(ylabel="force MAE (eV/Å), test", title=f"{data} (equal training time)")
         fig.tight_layout()

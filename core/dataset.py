@@ -7,6 +7,7 @@ solutions under :attr:`Problem.solution_key` and objective values under
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import zipfile
@@ -44,6 +45,47 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def chunk_ranges(size: int, chunk_size: int) -> list[tuple[int, int]]:
+    """``[(start, stop), ...]`` covering ``0..size-1`` in chunks of ``chunk_size``."""
+    return [(s, min(s + chunk_size, size)) for s in range(0, size, chunk_size)]
+
+
+def chunk_path(folder: Path, split: str, start: int, stop: int) -> Path:
+    """``folder/<split>-<start>-<stop>.npz``: one chunk of a chunked dataset."""
+    return folder / f"{split}-{start:06d}-{stop:06d}.npz"
+
+
+def manifest_folder(
+    data_dir: str | os.PathLike[str],
+    name: str,
+    manifest: Mapping[str, object],
+    *,
+    create: bool = True,
+) -> Path:
+    """``data_dir/name``, a chunked dataset's folder, its ``manifest.json`` checked against
+    ``manifest`` (what made the chunks; written if missing and ``create``): a folder made by
+    other settings is one :class:`DataFileError` line naming the first differing key."""
+    folder = Path(data_dir) / name
+    path = folder / "manifest.json"
+    mine = json.loads(json.dumps(manifest))  # tuples as lists, as the file holds them
+    if path.is_file():
+        try:
+            theirs = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise DataFileError(f"{path}: unreadable ({exc}); delete {folder}") from None
+        diff = [k for k in mine if theirs.get(k) != mine[k]]
+        if diff:
+            k = diff[0]
+            raise DataFileError(
+                f"{path}: {k}={theirs.get(k)!r}, but the data module asks for {mine[k]!r}; "
+                f"delete {folder} or use another data_dir"
+            )
+    elif create:
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps(mine, indent=1, ensure_ascii=False) + "\n")
+    return folder
 
 
 def save_npz(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray]) -> None:

@@ -387,6 +387,72 @@ def render_ddp(data: dict) -> str:
     return table(["processes", "batch per process", "global batch", "ms per step"], rows)
 
 
+def _mlip_models(acc: dict, data: str) -> dict[str, list[dict]]:
+    """The accuracy rows of one set, grouped by model (in benchmark order)."""
+    out: dict[str, list[dict]] = {}
+    for row in acc.values():
+        if row["set"] == data:
+            out.setdefault(row["model"], []).append(row)
+    return out
+
+
+def _spread_of(values: list[float]) -> dict:
+    s = sorted(values)
+    return {"median": s[len(s) // 2] if len(s) % 2 else (s[len(s) // 2 - 1] + s[len(s) // 2]) / 2,
+            "min": s[0], "max": s[-1], "n": len(s)}  # fmt: skip
+
+
+def _mlip_table(data: dict, which: str) -> str:
+    rows = []
+    for model, runs in _mlip_models(data["accuracy"], which).items():
+        per_mol = runs[0]["force_mae_per_molecule"]
+        equiv = runs[0]["equivariance"]["force_rel"]
+        rows.append([
+            model, str(len(runs)), f"{runs[0]['parameters']:,}",
+            f"{min(r['steps'] for r in runs):,}-{max(r['steps'] for r in runs):,}"
+            if len(runs) > 1 else f"{runs[0]['steps']:,}",
+            _range(_spread_of([r["energy_mae_mev_atom"] for r in runs]), "{:.1f}"),
+            _range(_spread_of([r["force_mae_ev_a"] for r in runs]), "{:.3f}"),
+            f"{per_mol['median']:.3f} / {per_mol['p90']:.3f} / {per_mol['max']:.3f}",
+            f"{equiv['median']:.1e}",
+        ])  # fmt: skip
+    head = ["model", "seeds", "parameters", "steps", "energy MAE (meV/atom)",
+            "force MAE (eV/Å)", "force MAE per molecule: median / p90 / worst (seed 0)",
+            "force rotation error (median rel.)"]  # fmt: skip
+    return table(head, rows)
+
+
+def render_mlip_molecules(data: dict) -> str:
+    """Held-out molecules (``benchmarks/mlip.py``): every model trained for the same time."""
+    return _mlip_table(data, "molecules")
+
+
+def render_mlip_aspirin(data: dict) -> str:
+    """Aspirin's dynamics (the MD17 kind): every model trained for the same time."""
+    return _mlip_table(data, "aspirin")
+
+
+def render_mlip_speed(data: dict) -> str:
+    """Inference: energies and forces of 256 test molecules in batches of 32 (structures/s)."""
+    rows = [[model, f"{r['threads1']:.0f}", f"{r['threads2']:.0f}"]
+            for model, r in data["speed"].items()]  # fmt: skip
+    return table(["model", "1 thread", "2 threads"], rows)
+
+
+def render_mlip_md(data: dict) -> str:
+    """NVE dynamics of aspirin at 300 K with the most accurate aspirin models."""
+    rows = []
+    for model, r in data["md"].items():
+        verdict = f"exploded: {r['reason']}" if r["exploded"] else "stable"
+        rows.append([model, f"{r['force_mae_ev_a']:.3f}", f"{r['steps']:,}",
+                     f"{r['time_ps']:.1f}", f"{r['drift_mev_atom_ps']:+.3f}",
+                     f"{r['max_deviation_mev_atom']:.2f}", f"{r['mean_temperature']:.0f}",
+                     f"{r['steps_per_second']:.0f}", verdict])  # fmt: skip
+    head = ["model", "force MAE (eV/Å)", "steps (0.5 fs)", "ps", "drift (meV/atom/ps)",
+            "largest excursion (meV/atom)", "mean T (K)", "steps/s", "result"]  # fmt: skip
+    return table(head, rows)
+
+
 RENDERERS: dict[str, Callable[[dict], str]] = {
     "labels": render_labels,
     "quality": render_quality,
@@ -406,6 +472,10 @@ RENDERERS: dict[str, Callable[[dict], str]] = {
     "weights_bq": render_weights_bq,
     "cluster": render_cluster,
     "ddp": render_ddp,
+    "mlip_molecules": render_mlip_molecules,
+    "mlip_aspirin": render_mlip_aspirin,
+    "mlip_speed": render_mlip_speed,
+    "mlip_md": render_mlip_md,
 }
 
 

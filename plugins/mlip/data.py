@@ -9,7 +9,6 @@ their meV digits). ``N`` is the largest molecule of the split.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import json
 import multiprocessing
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,7 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from symco.core.dataset import atomic_path, read_npz
+from symco.core.dataset import chunk_path, chunk_ranges, manifest_folder, read_npz
 from symco.core.errors import DataFileError, InvalidInstanceError, SymcoError
 from symco.core.threads import usable_cores, worker_init
 from symco.core.training.batches import Batches
@@ -29,37 +28,10 @@ from symco.plugins.mlip.chunks import KEYS, SPLITS, MoleculeSetSpec, molecule_sp
 from symco.plugins.mlip.sampling import Sampling
 
 
-def chunk_ranges(size: int, chunk_size: int) -> list[tuple[int, int]]:
-    return [(s, min(s + chunk_size, size)) for s in range(0, size, chunk_size)]
-
-
-def chunk_path(folder: Path, split: str, start: int, stop: int) -> Path:
-    return folder / f"{split}-{start:06d}-{stop:06d}.npz"
-
-
 def dataset_folder(data_dir: str | Path, spec: MoleculeSetSpec, *, create: bool = True) -> Path:
     """``data_dir/<spec.name>``, its manifest checked against ``spec`` (written if missing and
-    ``create``)."""
-    folder = Path(data_dir) / spec.name
-    manifest = folder / "manifest.json"
-    mine = json.loads(json.dumps(spec.manifest()))
-    if manifest.is_file():
-        try:
-            theirs = json.loads(manifest.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise DataFileError(f"{manifest}: unreadable ({exc}); delete {folder}") from None
-        diff = [k for k in mine if theirs.get(k) != mine[k]]
-        if diff:
-            k = diff[0]
-            raise DataFileError(
-                f"{manifest}: {k}={theirs.get(k)!r}, but the data module asks for {mine[k]!r}; "
-                f"delete {folder} or use another data_dir"
-            )
-    elif create:
-        folder.mkdir(parents=True, exist_ok=True)
-        with atomic_path(manifest) as tmp:
-            tmp.write_text(json.dumps(mine, indent=1, ensure_ascii=False) + "\n")
-    return folder
+    ``create``; :func:`~symco.core.dataset.manifest_folder`)."""
+    return manifest_folder(data_dir, spec.name, spec.manifest(), create=create)
 
 
 def generate(

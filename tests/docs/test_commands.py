@@ -41,6 +41,11 @@ RUN: dict[str, list[str]] = {
     "symco check-symmetry --config configs/fernn/grnn.yaml": [
         "check-symmetry", "--config", "configs/fernn/grnn.yaml"],
     "symco fit --config configs/nbody/tiny.yaml": ["fit", "--config", "configs/nbody/tiny.yaml"],
+    "symco fit --config configs/mlip/tiny.yaml": ["fit", "--config", "configs/mlip/tiny.yaml"],
+    "symco check-symmetry --config configs/mlip/tiny.yaml": [
+        "check-symmetry", "--config", "configs/mlip/tiny.yaml"],
+    "symco check-symmetry --config configs/mlip/transip.yaml": [
+        "check-symmetry", "--config", "configs/mlip/transip.yaml"],
     "symco check-symmetry --config configs/nbody/egnn.yaml": [
         "check-symmetry", "--config", "configs/nbody/egnn.yaml"],
     "symco check-symmetry --config configs/nbody/fa_gnn.yaml": [
@@ -103,6 +108,9 @@ COSTLY = {  # docs command prefix -> why no test runs it as such
     "dask scheduler": "starts a scheduler that runs until stopped (tests/core/test_cluster.py starts one, with two workers, in the test process)",
     "dask worker": "a worker that runs until stopped (tests/core/test_cluster.py)",
     "symco fit --config configs/weights/mlp.yaml": "a minute of training each (tests/plugins/weights/test_classifier.py trains configs/weights/tiny.yaml and runs barrier and merge on it)",
+    "symco fit --config configs/mlip/facet.yaml": "10 minutes of training (the tiny config trains here)",
+    "symco md --ckpt runs/mlip-tiny": "needs the tiny run's checkpoint (tests/plugins/mlip/test_cli.py trains it and runs md)",
+    "symco label --smiles my_molecules.smi": "needs your SMILES file (tests/plugins/mlip/test_cli.py labels one)",
     "symco barrier runs/": "needs trained checkpoints (tests/plugins/weights/test_classifier.py)",
     "symco merge runs/": "needs trained checkpoints (tests/plugins/weights/test_classifier.py)",
     "symco solve partition12.npz": "tests/docs/test_plugin_guide.py",
