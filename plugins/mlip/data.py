@@ -195,7 +195,7 @@ class MLIPDataModule(L.LightningDataModule):
         elements: Sequence[int] = ELEMENTS,
         min_heavy: int = 3,
         max_heavy: int = 20,
-        train_size: int = 1500,
+        train_size: int = 1200,
         val_size: int = 100,
         test_size: int = 300,
         frames: int = 4,
