@@ -115,14 +115,21 @@ def run_label(args: argparse.Namespace, pm: pluggy.PluginManager, registry: Regi
     from symco.plugins.mlip.sampling import Sampling
     from symco.plugins.zinc.dataset import read_smiles, source_path
 
+    if args.frames < 1 or args.chunk_size < 1:
+        raise UsageError(
+            f"--frames/--chunk-size: need at least 1, got {args.frames}, {args.chunk_size}"
+        )
     spec = MoleculeSetSpec(kind="molecules", source=args.smiles, seed=args.seed, min_heavy=1,
                            max_heavy=10_000, sampling=Sampling(frames=args.frames))  # fmt: skip
     smiles = read_smiles(source_path(args.smiles))
-    rejected = [f"{s}: {why}" for s in smiles if (why := ineligible(s, spec))]
-    count = len(set(smiles)) - len(rejected)
+    unique = sorted(set(smiles))
+    rejected = [f"{s}: {why}" for s in unique if (why := ineligible(s, spec))]
+    count = len(unique) - len(rejected)
     spec = replace(spec, splits=(count, 0, 0))
-    folder, failed = (Path(args.out), []) if count < 1 else generate(spec, {"train": count}, args.out, chunk_size=args.chunk_size,
-                              workers=args.workers, progress=True)  # fmt: skip
+    folder, failed = Path(args.out), []
+    if count > 0:
+        folder, failed = generate(spec, {"train": count}, args.out, chunk_size=args.chunk_size,
+                                  workers=args.workers, progress=True)  # fmt: skip
     if rejected:  # recorded beside the chunks, atomically
         from symco.core.dataset import atomic_path
 
@@ -130,9 +137,8 @@ def run_label(args: argparse.Namespace, pm: pluggy.PluginManager, registry: Regi
         with atomic_path(folder / "rejected.txt") as tmp:
             tmp.write_text("".join(line + "\n" for line in rejected))
     failed = rejected + failed
-    print(
-        f"{folder}: {max(count, 0) - (len(failed) - len(rejected))} of {len(smiles)} molecules labelled"
-    )
+    labelled = count - (len(failed) - len(rejected))
+    print(f"{folder}: {labelled} of {len(unique)} molecules labelled")
     if failed:
         for reason in failed[1:]:
             print(f"skipped: {reason}")
