@@ -11,10 +11,11 @@ import json
 import os
 import tempfile
 import zipfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -86,6 +87,39 @@ def manifest_folder(
         with atomic_path(path) as tmp:
             tmp.write_text(json.dumps(mine, indent=1, ensure_ascii=False) + "\n")
     return folder
+
+
+def run_chunks(
+    write: Callable[..., object],
+    jobs: Sequence[tuple[Any, ...]],
+    workers: int | None = None,
+    on_done: Callable[[int, tuple[Any, ...]], None] | None = None,
+) -> None:
+    """``write(*job)`` for every job (a chunk of a chunked dataset): in this process for one
+    worker, else over a pool of spawned processes (``workers``, default the usable cores; one
+    thread each). A worker's error is raised here; ``on_done(i, job)`` follows each finished job.
+
+    ``write`` must be importable by the workers (a module-level function).
+    """
+    import concurrent.futures as cf
+    import multiprocessing
+
+    from symco.core.threads import usable_cores, worker_init
+
+    procs = min(workers or usable_cores(), len(jobs))
+    if procs <= 1:
+        for i, job in enumerate(jobs):
+            write(*job)
+            if on_done is not None:
+                on_done(i, job)
+        return
+    ctx = multiprocessing.get_context("spawn")  # no fork of a process that runs torch
+    with cf.ProcessPoolExecutor(procs, mp_context=ctx, initializer=worker_init) as pool:
+        futures = {pool.submit(write, *job): job for job in jobs}
+        for i, fut in enumerate(cf.as_completed(futures)):
+            fut.result()  # re-raise a worker's error here
+            if on_done is not None:
+                on_done(i, futures[fut])
 
 
 def save_npz(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray]) -> None:

@@ -8,19 +8,18 @@ their meV digits). ``N`` is the largest molecule of the split.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
-import multiprocessing
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import numpy as np
 import torch
 from torch import Tensor
 
-from symco.core.dataset import chunk_path, chunk_ranges, manifest_folder, read_npz
+from symco.core.dataset import chunk_path, chunk_ranges, manifest_folder, read_npz, run_chunks
 from symco.core.errors import DataFileError, InvalidInstanceError, SymcoError
-from symco.core.threads import usable_cores, worker_init
 from symco.core.training.batches import Batches
 from symco.core.training.sampler import trainer_position
 from symco.plugins.mlip.atoms import ELEMENTS, symbol
@@ -47,7 +46,7 @@ def generate(
     a trajectory set); the folder and the reasons of every sample recorded as failed (in the
     new chunks and the ones on disk).
 
-    :param workers: processes (``None``: :func:`usable_cores`); 1 labels in this process.
+    :param workers: processes (``None``: the usable cores); 1 labels in this process.
     """
     if chunk_size < 1:
         raise InvalidInstanceError(f"data: chunk_size must be >= 1, got {chunk_size}")
@@ -60,20 +59,12 @@ def generate(
             if not path.is_file():
                 names = smiles[split][start:stop] if smiles else [spec.smiles] * (stop - start)
                 todo.append((code, start, stop, names, str(path)))
-    procs = min(workers or usable_cores(), len(todo))
-    if procs <= 1:
-        for i, job in enumerate(todo):
-            write_chunk(spec, *job)
-            if progress:
-                print(f"chunk {i + 1}/{len(todo)}: {Path(job[-1]).name}", flush=True)
-    elif todo:
-        ctx = multiprocessing.get_context("spawn")  # no fork of a process that runs torch
-        with cf.ProcessPoolExecutor(procs, mp_context=ctx, initializer=worker_init) as pool:
-            futures = {pool.submit(write_chunk, spec, *job): job for job in todo}
-            for i, fut in enumerate(cf.as_completed(futures)):
-                fut.result()  # re-raise a worker's error here
-                if progress:
-                    print(f"chunk {i + 1}/{len(todo)}: {Path(futures[fut][-1]).name}", flush=True)
+
+    def report(i: int, job: tuple[Any, ...]) -> None:
+        if progress:
+            print(f"chunk {i + 1}/{len(todo)}: {Path(job[-1]).name}", flush=True)
+
+    run_chunks(partial(write_chunk, spec), todo, workers, report)
     return folder, failures(folder, sizes, chunk_size)
 
 

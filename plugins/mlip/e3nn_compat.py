@@ -4,14 +4,13 @@ e3nn 0.4.4 reads its Wigner constants with a bare ``torch.load``, which now defa
 ``weights_only=True``; the file holds :class:`slice` objects, so that builtin is allowed first
 (safe: it runs no code; nothing else is allowed). Its tensor products and linears compile their
 generated code with the deprecated ``torch.jit.script``, at construction and again whenever
-they are pickled or deep-copied (which warns). :class:`TensorProduct` and :class:`Linear` keep
+they are deep-copied (which warns). :class:`TensorProduct` and :class:`Linear` keep
 that code as plain ``torch.fx`` modules (same maths) when built and deep-copied.
 """
 
 from __future__ import annotations
 
 import copy
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import ModuleType
@@ -46,20 +45,11 @@ def unscripted() -> Iterator[None]:
         e3nn.set_optimization_defaults(**saved)
 
 
-@contextmanager
-def quiet_torchscript() -> Iterator[None]:
-    """Silence only TorchScript's deprecation notices and its type-checker warning."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", r"`torch\.jit\.\w+` is deprecated", DeprecationWarning)
-        warnings.filterwarnings("ignore", "The TorchScript type system", UserWarning)
-        yield
-
-
 class FxCodegen:
     """Mixin for e3nn's code-generating modules: built without TorchScript and deep-copied as
     ordinary modules (their ``torch.fx`` submodules copy themselves), where e3nn's
-    ``CodeGenMixin`` would script them. Pickling still goes through e3nn (generated code saved
-    as TorchScript), with TorchScript's warnings silenced."""
+    ``CodeGenMixin`` would script them. symco never pickles modules (weights travel as state
+    dicts), so e3nn's own pickling path is left as it is."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         with unscripted():
@@ -72,14 +62,6 @@ class FxCodegen:
         nn.Module.__setstate__(twin, copy.deepcopy(state, memo))  # type: ignore[arg-type]
         return twin
 
-    def __getstate__(self) -> dict[str, Any]:
-        with quiet_torchscript():
-            return super().__getstate__()  # type: ignore[misc, no-any-return]
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        with quiet_torchscript():
-            super().__setstate__(state)  # type: ignore[misc]
-
 
 class TensorProduct(FxCodegen, o3.TensorProduct):
     """``e3nn.o3.TensorProduct`` (same arguments) as plain ``torch.fx`` code."""
@@ -89,4 +71,4 @@ class Linear(FxCodegen, o3.Linear):
     """``e3nn.o3.Linear`` (same arguments) as plain ``torch.fx`` code."""
 
 
-__all__ = ["FxCodegen", "Linear", "TensorProduct", "import_o3", "quiet_torchscript", "unscripted"]
+__all__ = ["FxCodegen", "Linear", "TensorProduct", "import_o3", "unscripted"]

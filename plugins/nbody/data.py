@@ -17,9 +17,8 @@ graphs this small, and every model here is written densely over ``(B, N, N)`` pa
 
 from __future__ import annotations
 
-import concurrent.futures as cf
-import multiprocessing
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 import lightning as L
@@ -27,9 +26,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from symco.core.dataset import chunk_path, chunk_ranges, manifest_folder, read_npz
+from symco.core.dataset import chunk_path, chunk_ranges, manifest_folder, read_npz, run_chunks
 from symco.core.errors import DataFileError, InvalidInstanceError, SymcoError
-from symco.core.threads import usable_cores, worker_init
 from symco.core.training.batches import Batches
 from symco.plugins.nbody.simulate import Clip, SimulationSpec, write_chunk
 
@@ -54,29 +52,18 @@ def generate(
 ) -> Path:
     """Simulate every missing chunk of ``sizes`` (``{"train": 3000, ...}``); the folder.
 
-    :param workers: processes (``None``: :func:`usable_cores`); 1 simulates in this process.
+    :param workers: processes (``None``: the usable cores); 1 simulates in this process.
     """
     if chunk_size < 1:
         raise InvalidInstanceError(f"data: chunk_size must be >= 1, got {chunk_size}")
     folder = dataset_folder(data_dir, spec)
     todo = [
-        (code, start, stop, chunk_path(folder, split, start, stop))
+        (code, start, stop, str(chunk_path(folder, split, start, stop)))
         for code, split in enumerate(SPLITS)
         for start, stop in chunk_ranges(sizes.get(split, 0), chunk_size)
         if not chunk_path(folder, split, start, stop).is_file()
     ]
-    if not todo:
-        return folder
-    procs = min(workers or usable_cores(), len(todo))
-    if procs <= 1:
-        for code, start, stop, path in todo:
-            write_chunk(spec, code, start, stop, str(path))
-        return folder
-    ctx = multiprocessing.get_context("spawn")  # no fork of a process that runs torch
-    with cf.ProcessPoolExecutor(procs, mp_context=ctx, initializer=worker_init) as pool:
-        futures = [pool.submit(write_chunk, spec, c, a, b, str(p)) for c, a, b, p in todo]
-        for fut in cf.as_completed(futures):
-            fut.result()  # re-raise a worker's error here
+    run_chunks(partial(write_chunk, spec), todo, workers)
     return folder
 
 

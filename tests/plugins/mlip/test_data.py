@@ -64,7 +64,8 @@ def test_the_set_is_reproducible_split_by_molecule_and_resumes(
     spec = dm.spec
     splits = molecule_splits(spec)
     assert not set(splits["train"]) & set(splits["test"])  # unseen test molecules
-    # a deleted chunk is relabelled bit for bit, the others are not touched
+    # a deleted chunk is relabelled: the same structures, and labels equal to the SCF's
+    # convergence (tblite's OpenMP reductions round differently with the thread count)
     copy = tmp_path / "copy"
     shutil.copytree(tiny_data_dir, copy)
     folder = next(copy.iterdir())
@@ -73,8 +74,9 @@ def test_the_set_is_reproducible_split_by_molecule_and_resumes(
     chunk.unlink()
     _module(copy).prepare_data()
     after = read_npz(chunk)
-    for key in ("numbers", "positions", "forces", "energy"):
-        np.testing.assert_array_equal(before[key], after[key])
+    np.testing.assert_array_equal(before["numbers"], after["numbers"])
+    for key in ("positions", "forces", "energy"):
+        np.testing.assert_allclose(before[key], after[key], rtol=1e-9, atol=1e-9)
     assert len(test["energy"]) == TINY["test_size"] * TINY["frames"]
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 import inspect
-import pickle
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -24,14 +23,6 @@ from symco.plugins.mlip.s2_mixer import S2Mixer, sphere_irreps
 
 o3 = import_o3()
 F64 = torch.float64
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
 
 
 @contextmanager
@@ -208,13 +199,17 @@ def test_float32_and_training_gradients() -> None:
     assert float(model.layers[0].radial.weight.grad.abs().max()) > 0
 
 
-def test_deepcopy_and_pickle_keep_the_model(model: FacetPotential) -> None:
-    """Copies need no TorchScript (deep copies stay torch.fx); pickling goes through e3nn."""
+def test_deepcopy_and_saved_weights_keep_the_model(model: FacetPotential, tmp_path) -> None:
+    """Copies need no TorchScript (deep copies stay torch.fx); weights saved and loaded
+    (``weights_only``) into a fresh build give the same model."""
     z, pos = molecules(6)
     e, f = energy_forces(model, z, pos)
     twin = copy.deepcopy(model)
     assert type(twin.layers[1].tps[0]._compiled_main_left_right).__name__ == "GraphModule"
-    for other in (twin, pickle.loads(pickle.dumps(model))):
+    torch.save(model.state_dict(), tmp_path / "w.pt")
+    fresh = small(seed=1)  # other initial weights, replaced by the saved ones
+    fresh.load_state_dict(torch.load(tmp_path / "w.pt", weights_only=True))
+    for other in (twin, fresh):
         e2, f2 = energy_forces(other, z, pos)
         torch.testing.assert_close(e2, e, atol=1e-12, rtol=0)
         torch.testing.assert_close(f2, f, atol=1e-12, rtol=0)
