@@ -51,13 +51,30 @@ ASPIRIN_DATA = {"kind": "trajectory", "train_size": 1000, "val_size": 200, "test
                 "chunk_size": 100, "burn": 200, "stride": 20, "timestep_fs": 0.5}  # fmt: skip
 TRANSFORMERS = ("transformer", "transformer-aug", "transip")
 EQUIVARIANT = ("facet", "egnn", "mace")
-VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
-    # TransIP's objective at weight 1 (MSE + InfoNCE) collapses the energy's dependence on the
-    # positions (the invariant channels stop moving, the forces go to zero): the contrastive
-    # term alone, at a tenth of the weight
-    "transip-infonce-w0.1": ("transip", {"weight": 0.1, "kind": "infonce"}),
+FIXED = {"invariant_dim": 32, "transform": "mlp"}
+"""TransIP's first form here: an MLP transformation that holds the head's 32 channels fixed."""
+VARIANTS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
+    # the objective with the 9 entries of R fed to an MLP and the energy head's 32 channels held
+    # fixed (demanded invariant): it collapses the energy's dependence on the positions on the
+    # molecule set (the forces go to zero), with MSE + InfoNCE at weight 1 or InfoNCE at 0.1
+    "transip-fixed": ("transip", {"equivariance": FIXED}),
+    "transip-fixed-infonce-w0.1": (
+        "transip",
+        {"equivariance": {**FIXED, "weight": 0.1, "kind": "infonce"}},
+    ),
+    # the contrastive term alone at a tenth of the weight (T bilinear, no channel fixed), and
+    # the default objective at ten times the weight
+    "transip-infonce-w0.1": ("transip", {"equivariance": {"weight": 0.1, "kind": "infonce"}}),
+    "transip-w10": ("transip", {"equivariance": {"weight": 10.0}}),
+    # the learning rate of Facet and MACE, chosen on validation from 1e-3 and 3e-3 (3e-3: both
+    # make under 1,000 steps in the budget)
+    "facet-lr1e-3": ("facet", {"module": {"lr": 1e-3}}),
+    "mace-lr1e-3": ("mace", {"module": {"lr": 1e-3}}),
+    # twice the channels (four times the parameters), fewer steps in the same time
+    "facet-c64": ("facet", {"network": {"channels": 64}}),
 }
-"""Variants of a config (the equivariance objective's init args changed), one seed each."""
+"""Variants of a config, one seed each: init args changed in ``model`` (the
+``PotentialModule``: ``module``), its ``equivariance`` objective or its ``network``."""
 LONG = {"egnn-long": "egnn"}
 """Runs trained longer than the others (``--minutes md=M``), for the dynamics only."""
 
@@ -67,7 +84,7 @@ def runs(sets: list[str], minutes: dict[str, float], seeds: int) -> list[dict[st
     out = []
     for data in sets:
         for model in (*TRANSFORMERS, *EQUIVARIANT):
-            n = seeds if model in TRANSFORMERS and data == "molecules" else 1
+            n = seeds if data == "molecules" else 1
             for seed in range(n):
                 out.append({"set": data, "model": model, "seed": seed, "minutes": minutes[data],
                             "name": f"{data}-{model}-seed{seed}"})  # fmt: skip
@@ -84,8 +101,12 @@ def run_config(run: dict[str, Any]) -> Path:
     """The run's config: the model's YAML with its budget, seed, folder (and the aspirin data)."""
     base, changes = VARIANTS.get(run["model"], (LONG.get(run["model"], run["model"]), {}))
     cfg = yaml.safe_load((CONFIGS / f"{base}.yaml").read_text())
-    if changes:
-        cfg["model"]["init_args"]["equivariance"]["init_args"].update(changes)
+    module = cfg["model"]["init_args"]
+    module.update(changes.get("module", {}))
+    for part in ("equivariance", "network"):
+        if part in changes:
+            key = "model" if part == "network" else part
+            module[key].setdefault("init_args", {}).update(changes[part])
     root = RUNS / run["name"]
     minutes = run["minutes"]
     cfg["seed_everything"] = run["seed"]
@@ -169,6 +190,22 @@ def equivariance_error(
             "energy_mev_atom": spread((1000 * (e_r - e).abs() / atoms).tolist())}  # fmt: skip
 
 
+def errors(module: Any, split: dict[str, torch.Tensor]) -> dict[str, Any]:
+    """Energy and force MAE of a split against its labels, with the per-molecule spread."""
+    e, f = predict(module, split)
+    real = split["z"] > 0
+    atoms = real.sum(1).double()
+    de = (e - split["energy"]).abs()
+    df = (f - split["forces"]).abs() * real[..., None]
+    per_struct = df.sum(dim=(1, 2)) / (3 * atoms)
+    samples = split["sample"]
+    per_mol = [float(per_struct[samples == s].mean()) for s in samples.unique()]
+    return {"energy_mae_ev": float(de.mean()),
+            "energy_mae_mev_atom": float(1000 * (de / atoms).mean()),
+            "force_mae_ev_a": float(df.sum() / (3 * atoms.sum())),
+            "force_mae_per_molecule": spread(per_mol)}  # fmt: skip
+
+
 def section_accuracy(todo: list[dict[str, Any]], registry: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     cache: dict[str, Any] = {}
@@ -179,24 +216,16 @@ def section_accuracy(todo: list[dict[str, Any]], registry: Any) -> dict[str, Any
             cache[run["set"]] = data_module(run)
         dm = cache[run["set"]]
         test = dm.splits["test"]
-        e, f = predict(module, test)
-        real = test["z"] > 0
-        atoms = real.sum(1).double()
-        de = (e - test["energy"]).abs()
-        df = (f - test["forces"]).abs() * real[..., None]
-        per_struct = df.sum(dim=(1, 2)) / (3 * atoms)
-        samples = test["sample"]
-        per_mol = [float(per_struct[samples == s].mean()) for s in samples.unique()]
         steps = int(torch.load(ckpt, map_location="cpu", weights_only=True)["global_step"])
         params = sum(p.numel() for p in module.model.parameters())
+        val = errors(module, dm.splits["val"])
         out[run["name"]] = {
             **{k: run[k] for k in ("set", "model", "seed", "minutes")},
             "steps": steps,
             "parameters": params,
-            "energy_mae_ev": float(de.mean()),
-            "energy_mae_mev_atom": float(1000 * (de / atoms).mean()),
-            "force_mae_ev_a": float(df.sum() / (3 * atoms.sum())),
-            "force_mae_per_molecule": spread(per_mol),
+            **errors(module, test),
+            "val_force_mae_ev_a": val["force_mae_ev_a"],
+            "val_energy_mae_mev_atom": val["energy_mae_mev_atom"],
             "equivariance": equivariance_error(module, test),
         }
         print(f"{run['name']}: force MAE {out[run['name']]['force_mae_ev_a']:.4f} eV/Å, "
@@ -205,9 +234,10 @@ def section_accuracy(todo: list[dict[str, Any]], registry: Any) -> dict[str, Any
     return out
 
 
-def section_speed(todo: list[dict[str, Any]], registry: Any) -> dict[str, Any]:
+def section_speed(todo: list[dict[str, Any]], registry: Any, repeats: int = 5) -> dict[str, Any]:
     """Structures/s for energy + forces on 256 test molecules in batches of 32, one and two
-    threads, every model measured in the same process one after the other."""
+    threads, the best of ``repeats`` passes, every model measured in the same process one
+    after the other."""
     out: dict[str, Any] = {}
     dm = None
     for run in todo:
@@ -222,9 +252,12 @@ def section_speed(todo: list[dict[str, Any]], registry: Any) -> dict[str, Any]:
         for threads in (1, 2):
             torch.set_num_threads(threads)
             predict(module, {k: v[:32] for k, v in test.items()}, 32)  # warm-up
-            t0 = time.perf_counter()
-            predict(module, test, 32)
-            row[f"threads{threads}"] = len(test["z"]) / (time.perf_counter() - t0)
+            best = float("inf")
+            for _ in range(repeats):  # the fastest pass: the least disturbed by the machine
+                t0 = time.perf_counter()
+                predict(module, test, 32)
+                best = min(best, time.perf_counter() - t0)
+            row[f"threads{threads}"] = len(test["z"]) / best
         out[run["model"]] = row
         print(
             f"{run['model']}: {row['threads1']:.0f} / {row['threads2']:.0f} structures/s",
@@ -246,12 +279,13 @@ def relaxed(atoms: Any, calc: Any) -> Any:
 
 def section_md(accuracy: dict[str, Any], registry: Any, steps: int) -> dict[str, Any]:
     """10 ps NVE near 300 K (velocities drawn at 600 K from the relaxed frame) from a test frame
-    of aspirin relaxed by the model, with the two aspirin models of lowest force MAE."""
+    of aspirin relaxed by the model, with the two aspirin models of lowest validation force
+    MAE."""
     from symco.plugins.mlip.commands import read_structure
     from symco.plugins.mlip.md import SymcoCalculator, run_md
 
     rows = [r for r in accuracy.values() if r["set"] == "aspirin"]
-    rows.sort(key=lambda r: r["force_mae_ev_a"])
+    rows.sort(key=lambda r: r["val_force_mae_ev_a"])
     folder = next((ROOT / "data" / "mlip").glob("xtb-trajectory-*"))
     atoms = read_structure(str(folder / "test-000000-000100.npz"), 0)
     out = {}
@@ -321,7 +355,7 @@ def main() -> None:
     parser.add_argument(
         "--minutes", default="molecules=7,aspirin=4", help="training budget per model"
     )
-    parser.add_argument("--seeds", type=int, default=2, help="seeds of the Transformer variants")
+    parser.add_argument("--seeds", type=int, default=2, help="seeds per model (molecule set)")
     parser.add_argument("--md-steps", type=int, default=20000, help="0.5 fs steps (20,000 = 10 ps)")
     parser.add_argument("--parallel", type=int, default=2, help="trainings at a time")
     parser.add_argument("--out", default=str(RESULTS / "mlip.json"))

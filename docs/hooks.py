@@ -413,11 +413,12 @@ def _mlip_table(data: dict, which: str) -> str:
             if len(runs) > 1 else f"{runs[0]['steps']:,}",
             _range(_spread_of([r["energy_mae_mev_atom"] for r in runs]), "{:.1f}"),
             _range(_spread_of([r["force_mae_ev_a"] for r in runs]), "{:.3f}"),
+            _range(_spread_of([r["val_force_mae_ev_a"] for r in runs]), "{:.3f}"),
             f"{per_mol['median']:.3f} / {per_mol['p90']:.3f} / {per_mol['max']:.3f}",
             f"{equiv['median']:.1e}",
         ])  # fmt: skip
     head = ["model", "seeds", "parameters", "steps", "energy MAE (meV/atom)",
-            "force MAE (eV/Å)", "force MAE per molecule: median / p90 / worst (seed 0)",
+            "force MAE (eV/Å)", "validation force MAE", "force MAE per molecule: median / p90 / worst (seed 0)",
             "force rotation error (median rel.)"]  # fmt: skip
     return table(head, rows)
 
@@ -433,7 +434,8 @@ def render_mlip_aspirin(data: dict) -> str:
 
 
 def render_mlip_speed(data: dict) -> str:
-    """Inference: energies and forces of 256 test molecules in batches of 32 (structures/s)."""
+    """Inference: energies and forces of 256 test molecules in batches of 32, the best of five
+    passes (structures/s)."""
     rows = [[model, f"{r['threads1']:.0f}", f"{r['threads2']:.0f}"]
             for model, r in data["speed"].items()]  # fmt: skip
     return table(["model", "1 thread", "2 threads"], rows)
@@ -445,7 +447,7 @@ def render_mlip_md(data: dict) -> str:
     for model, r in data["md"].items():
         verdict = f"exploded: {r['reason']}" if r["exploded"] else "stable"
         rows.append([model, f"{r['force_mae_ev_a']:.3f}", f"{r['steps']:,}",
-                     f"{r['time_ps']:.1f}", f"{r['drift_mev_atom_ps']:+.3f}",
+                     f"{r['time_ps']:.1f}", f"{r['drift_mev_atom_ps']:+.1e}",
                      f"{r['max_deviation_mev_atom']:.2f}", f"{r['mean_temperature']:.0f}",
                      f"{r['steps_per_second']:.0f}", verdict])  # fmt: skip
     head = ["model", "force MAE (eV/Å)", "steps (0.5 fs)", "ps", "drift (meV/atom/ps)",

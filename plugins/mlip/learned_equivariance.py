@@ -14,13 +14,16 @@ class LearnedEquivariance(nn.Module):
     transformation network maps the embedding of a configuration to the embedding of its
     rotated copy, and a loss aligns the two).
 
-    The embedding is split into an invariant part (the first ``invariant_dim`` channels, read
-    by the energy head) and a rotating part. The transformation network :math:`T_\\phi` keeps
-    the invariant part and maps the rotating part given :math:`R`:
+    The first ``invariant_dim`` channels :math:`d_0` are held fixed (``0``: none); the
+    transformation network :math:`T_\\phi` maps the others given :math:`R`, either as an MLP
+    of :math:`(h, \\operatorname{vec} R)` or (``transform="bilinear"``) as a learned linear
+    representation of :math:`SO(3)`, linear in :math:`h` and in the entries of :math:`R`:
 
     .. math::
 
-        T_\\phi(h, R) &= \\big[h_{:d_0},\\; \\mathrm{MLP}_\\phi(h, \\operatorname{vec} R)\\big] \\\\
+        T_\\phi(h, R) &= \\big[h_{:d_0},\\; \\mathrm{MLP}_\\phi(h, \\operatorname{vec} R)\\big]
+            \\quad\\text{or}\\quad
+            \\big[h_{:d_0},\\; \\textstyle W_0 h + \\sum_{ab} R_{ab} W_{ab} h\\big] \\\\
         \\mathcal{L}_{mse} &= \\frac{\\sum_i \\lVert T_\\phi(h_i(x), R) - h_i(Rx) \\rVert^2}
                               {\\sum_i \\lVert h_i(Rx) \\rVert^2} \\\\
         \\mathcal{L}_{nce} &= -\\frac{1}{A}\\sum_i \\log
@@ -28,10 +31,19 @@ class LearnedEquivariance(nn.Module):
                   {\\sum_j \\exp(\\cos(T_\\phi(h_i(x), R), h_j(Rx)) / \\tau)}
 
     with :math:`i, j` over the real atoms of the batch (the others are the negatives of the
-    contrastive form). ``kind="both"`` adds the two. The authors' blog calls the objective
-    contrastive; the exact form in the paper could not be read here (see the plugin's docs).
+    contrastive form). ``kind="both"`` adds the two. The bilinear form can represent exactly
+    any sum of scalar and vector (:math:`l \\le 1`) representations, so the objective can be met
+    by embeddings that still carry the geometry; holding channels fixed (:math:`d_0 > 0`) instead
+    demands that the energy head's input be invariant, which a plain Transformer most easily
+    meets by ignoring the positions (we measured that collapse on the molecule set).
+    ``stop_gradient`` treats :math:`h(Rx)` as a fixed target (as in BYOL/SimSiam). The authors'
+    blog calls the objective contrastive; the exact form in the paper could not be read here
+    (see the plugin's docs).
 
-    :param dim: the embedding width :math:`d`; ``invariant_dim``: :math:`d_0`.
+    :param dim: the embedding width :math:`d`; ``invariant_dim``: :math:`d_0` (``0..dim``).
+    :param transform: ``"mlp"`` (the default, so that checkpoints saved before the bilinear
+        form existed load as they were trained) or ``"bilinear"`` (with ``invariant_dim=0``:
+        the form ``configs/mlip/transip.yaml`` uses and the benchmark recommends).
     :param weight: :math:`\\lambda` of the objective in the training loss.
     """
 
@@ -43,25 +55,37 @@ class LearnedEquivariance(nn.Module):
         kind: Literal["mse", "infonce", "both"] = "both",
         temperature: float = 0.1,
         hidden: int = 128,
+        transform: Literal["mlp", "bilinear"] = "mlp",
+        stop_gradient: bool = False,
     ) -> None:
         super().__init__()
-        if not 0 < invariant_dim <= dim:
-            raise ValueError(f"invariant_dim must be in 1..dim={dim}, got {invariant_dim}")
+        if not 0 <= invariant_dim <= dim:
+            raise ValueError(f"invariant_dim must be in 0..dim={dim}, got {invariant_dim}")
+        if transform not in ("mlp", "bilinear"):
+            raise ValueError(f"transform must be 'bilinear' or 'mlp', got {transform!r}")
         self.dim, self.invariant_dim = dim, invariant_dim
         self.weight, self.kind, self.temperature = weight, kind, temperature
+        self.form, self.stop_gradient = transform, stop_gradient
         rot = dim - invariant_dim
-        self.transform = (
-            nn.Sequential(nn.Linear(dim + 9, hidden), nn.SiLU(), nn.Linear(hidden, rot))
-            if rot > 0
-            else None
-        )
+        self.transform: nn.Module | None = None
+        if rot > 0 and transform == "mlp":
+            self.transform = nn.Sequential(
+                nn.Linear(dim + 9, hidden), nn.SiLU(), nn.Linear(hidden, rot)
+            )
+        elif rot > 0:  # rows: W_0 (the R-independent part), then W_ab for the 9 entries of R
+            self.transform = nn.Linear(10 * dim, rot, bias=False)
 
     def forward(self, h: Tensor, rot: Tensor) -> Tensor:
         """:math:`T_\\phi(h, R)`: ``h`` ``(B, N, d)``, ``rot`` ``(B, 3, 3)`` → ``(B, N, d)``."""
         if self.transform is None:
             return h
-        r = rot.reshape(-1, 1, 9).to(h.dtype).expand(-1, h.shape[1], -1)  # (B, N, 9)
-        moved = self.transform(torch.cat([h, r], dim=-1))  # (B, N, d - d0)
+        r = rot.reshape(-1, 1, 9).to(h.dtype)  # (B, 1, 9)
+        if self.form == "mlp":
+            moved = self.transform(torch.cat([h, r.expand(-1, h.shape[1], -1)], dim=-1))
+        else:  # h ⊗ [1, vec R]: every product of a channel with an entry of R
+            coef = torch.cat([torch.ones_like(r[..., :1]), r], dim=-1)  # (B, 1, 10)
+            outer = coef.unsqueeze(-1) * h.unsqueeze(-2)  # (B, N, 10, d)
+            moved = self.transform(outer.flatten(-2))  # (B, N, d - d0)
         return torch.cat([h[..., : self.invariant_dim], moved], dim=-1)
 
     def loss(self, h: Tensor, h_rot: Tensor, rot: Tensor, real: Tensor) -> Tensor:
@@ -69,6 +93,8 @@ class LearnedEquivariance(nn.Module):
         ``real`` ``(B, N)`` marks the atoms."""
         pred = self.forward(h, rot)[real]  # (A, d)
         target = h_rot[real]  # (A, d)
+        if self.stop_gradient:
+            target = target.detach()
         out = h.new_zeros(())
         if self.kind in ("mse", "both"):
             out = out + ((pred - target) ** 2).sum() / (target**2).sum().clamp_min(1e-12)
@@ -82,7 +108,7 @@ class LearnedEquivariance(nn.Module):
 
     def extra_repr(self) -> str:
         return (f"dim={self.dim}, invariant_dim={self.invariant_dim}, kind={self.kind}, "
-                f"weight={self.weight}")  # fmt: skip
+                f"transform={self.form}, weight={self.weight}")  # fmt: skip
 
 
 __all__ = ["LearnedEquivariance"]

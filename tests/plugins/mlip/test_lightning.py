@@ -91,7 +91,7 @@ def test_forces_are_minus_the_gradient_of_the_energy() -> None:
 def test_the_objective_vanishes_for_embeddings_that_rotate_as_declared() -> None:
     """Embeddings whose invariant part stays and whose rotating part turns by R: the
     transformation network learns the map (the loss on a held-out pair falls 5x)."""
-    obj = LearnedEquivariance(dim=5, invariant_dim=2, kind="mse")
+    obj = LearnedEquivariance(dim=5, invariant_dim=2, kind="mse", transform="mlp")
     gen = torch.Generator().manual_seed(0)
     h = torch.randn((2, 4, 5), generator=gen)
     rot = haar_orthogonal(2, 3, gen, proper=True, dtype=torch.float32)
@@ -111,16 +111,71 @@ def test_the_objective_vanishes_for_embeddings_that_rotate_as_declared() -> None
     assert obj.loss(h, h_rot, rot, real).item() < 0.2 * first
 
 
-@pytest.mark.parametrize("variant", ["plain", "augment", "transip"])
+def test_the_bilinear_transformation_learns_scalars_and_vectors_exactly() -> None:
+    """With no channel held fixed, T(h, R) = W_0 h + sum_ab R_ab W_ab h can represent any sum
+    of scalar and vector representations: fitted on embeddings made of a vector and three
+    scalars, the loss on a held-out pair falls to rounding (an MLP of (h, vec R) cannot
+    multiply h by R exactly)."""
+    obj = LearnedEquivariance(dim=6, invariant_dim=0, kind="mse", transform="bilinear")
+
+    def pair(seed: int, b: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        g = torch.Generator().manual_seed(seed)
+        x = torch.randn((b, 4, 6), generator=g)
+        r = haar_orthogonal(b, 3, g, proper=True, dtype=torch.float32)
+        return x, torch.cat([x[..., :3] @ r.transpose(1, 2), x[..., 3:]], dim=-1), r
+
+    h, h_rot, rot = pair(0, 4)
+    real = torch.ones(4, 4, dtype=torch.bool)
+    first = obj.loss(h, h_rot, rot, real).item()
+    opt = torch.optim.Adam(obj.parameters(), lr=1e-2)
+    for step in range(300):
+        x, y, r = pair(step + 1, 8)
+        opt.zero_grad()
+        obj.loss(x, y, r, torch.ones(8, 4, dtype=torch.bool)).backward()
+        opt.step()
+    assert obj.loss(h, h_rot, rot, real).item() < 1e-3 * first
+
+
+def test_the_objective_rejects_a_bad_form() -> None:
+    with pytest.raises(ValueError, match="transform must be 'bilinear' or 'mlp', got 'qr'"):
+        LearnedEquivariance(dim=4, invariant_dim=0, transform="qr")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"invariant_dim must be in 0\.\.dim=4, got 5"):
+        LearnedEquivariance(dim=4, invariant_dim=5)
+
+
+def test_the_defaults_keep_the_form_of_earlier_checkpoints() -> None:
+    """Checkpoints saved before ``transform`` existed carry no value for it: the default must
+    rebuild their MLP (the same parameter names and shapes)."""
+    old = {"dim": 64, "invariant_dim": 32, "weight": 1.0, "kind": "both", "temperature": 0.1,
+           "hidden": 128}  # fmt: skip
+    shapes = {k: tuple(v.shape) for k, v in LearnedEquivariance(**old).state_dict().items()}  # type: ignore[arg-type]
+    assert shapes == {"transform.0.weight": (128, 73), "transform.0.bias": (128,),
+                      "transform.2.weight": (32, 128), "transform.2.bias": (32,)}  # fmt: skip
+
+
+def test_stop_gradient_leaves_the_target_without_gradient() -> None:
+    obj = LearnedEquivariance(dim=4, invariant_dim=0, transform="bilinear", stop_gradient=True)
+    gen = torch.Generator().manual_seed(0)
+    h = torch.randn((1, 3, 4), generator=gen, requires_grad=True)
+    h_rot = torch.randn((1, 3, 4), generator=gen, requires_grad=True)
+    rot = haar_orthogonal(1, 3, gen, proper=True, dtype=torch.float32)
+    obj.loss(h, h_rot, rot, torch.ones(1, 3, dtype=torch.bool)).backward()
+    assert h_rot.grad is None and h.grad is not None and h.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("variant", ["plain", "augment", "transip", "transip-fixed"])
 def test_a_few_training_steps_run_and_fit_the_references(tiny_data_dir: Path, variant: str) -> None:
     model = TransformerPotential(dim=16, layers=1, heads=2, invariant_dim=8)
-    equiv = LearnedEquivariance(dim=16, invariant_dim=8) if variant == "transip" else None
+    equiv = {
+        "transip": LearnedEquivariance(dim=16, invariant_dim=0, transform="bilinear"),
+        "transip-fixed": LearnedEquivariance(dim=16, invariant_dim=8, transform="mlp"),
+    }.get(variant)
     module = PotentialModule(model, augment=variant == "augment", equivariance=equiv)
     dm = MLIPDataModule(data_dir=str(tiny_data_dir), **TINY)  # type: ignore[arg-type]
     trainer = L.Trainer(max_steps=2, logger=False, enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False)  # fmt: skip
     trainer.fit(module, dm)
-    assert ("train/equivariance" in trainer.callback_metrics) == (variant == "transip")
+    assert ("train/equivariance" in trainer.callback_metrics) == (equiv is not None)
     assert bool(module.fitted) and float(module.scale) > 0
     assert module.e0[6] < module.e0[1] < 0  # eV per C below eV per H, both bound
     (metrics,) = trainer.test(module, dm, verbose=False)
