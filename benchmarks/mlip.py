@@ -314,14 +314,15 @@ def plot(results: dict[str, Any]) -> None:
 
     acc = results.get("accuracy", {})
     if acc:
-        fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+        fig, axes = plt.subplots(1, 2, figsize=(13, 5))
         for ax, data in zip(axes, ("molecules", "aspirin")):
             rows = [r for r in acc.values() if r["set"] == data]
             models = list(dict.fromkeys(r["model"] for r in rows))
             for i, m in enumerate(models):
                 vals = [r["force_mae_ev_a"] for r in rows if r["model"] == m]
-                ax.scatter([i] * len(vals), vals, color="C1" if m in EQUIVARIANT else "C0")
-            ax.set_xticks(range(len(models)), models, rotation=30)
+                base = VARIANTS.get(m, (LONG.get(m, m), {}))[0]
+                ax.scatter([i] * len(vals), vals, color="C1" if base in EQUIVARIANT else "C0")
+            ax.set_xticks(range(len(models)), models, rotation=40, ha="right")
             ax.set(ylabel="force MAE (eV/Å), test", title=f"{data} (equal training time)")
         fig.tight_layout()
         save(fig, "mlip_accuracy.png")
