@@ -354,7 +354,7 @@ def main() -> None:
     parser.add_argument("--sections", default="accuracy,speed,md")
     parser.add_argument("--sets", default="molecules,aspirin")
     parser.add_argument(
-        "--minutes", default="molecules=7,aspirin=4", help="training budget per model"
+        "--minutes", default="molecules=10,aspirin=5,md=18", help="training budget per model"
     )
     parser.add_argument("--seeds", type=int, default=2, help="seeds per model (molecule set)")
     parser.add_argument("--md-steps", type=int, default=20000, help="0.5 fs steps (20,000 = 10 ps)")
