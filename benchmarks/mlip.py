@@ -62,6 +62,8 @@ VARIANTS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
         "transip",
         {"equivariance": {**FIXED, "weight": 0.1, "kind": "infonce"}},
     ),
+    # the same with h(Rx) a fixed target (stop-gradient, as BYOL/SimSiam guard against collapse)
+    "transip-fixed-sg": ("transip", {"equivariance": {**FIXED, "stop_gradient": True}}),
     # the contrastive term alone at a tenth of the weight (T bilinear, no channel fixed), and
     # the default objective at ten times the weight
     "transip-infonce-w0.1": ("transip", {"equivariance": {"weight": 0.1, "kind": "infonce"}}),
