@@ -418,7 +418,8 @@ def _mlip_table(data: dict, which: str) -> str:
             f"{equiv['median']:.1e}",
         ])  # fmt: skip
     head = ["model", "seeds", "parameters", "steps", "energy MAE (meV/atom)",
-            "force MAE (eV/Å)", "validation force MAE", "force MAE per molecule: median / p90 / worst (seed 0)",
+            "force MAE (eV/Å)", "validation force MAE",
+            "force MAE per molecule: median / p90 / worst (seed 0)",
             "force rotation error (median rel.)"]  # fmt: skip
     return table(head, rows)
 
