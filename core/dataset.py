@@ -58,6 +58,20 @@ def chunk_path(folder: Path, split: str, start: int, stop: int) -> Path:
     return folder / f"{split}-{start:06d}-{stop:06d}.npz"
 
 
+def manifest_mismatch(path: Path, mine: Mapping[str, Any], remedy: str) -> tuple[str, Any] | None:
+    """The first key whose value in the manifest file ``path`` differs from ``mine``, with the
+    file's value; ``None`` when all agree. An unreadable file is one :class:`DataFileError`
+    line ending in ``remedy``."""
+    try:
+        theirs = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DataFileError(f"{path}: unreadable ({exc}); {remedy}") from None
+    for k in mine:
+        if theirs.get(k) != mine[k]:
+            return k, theirs.get(k)
+    return None
+
+
 def manifest_folder(
     data_dir: str | os.PathLike[str],
     name: str,
@@ -72,15 +86,11 @@ def manifest_folder(
     path = folder / "manifest.json"
     mine = json.loads(json.dumps(manifest))  # tuples as lists, as the file holds them
     if path.is_file():
-        try:
-            theirs = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise DataFileError(f"{path}: unreadable ({exc}); delete {folder}") from None
-        diff = [k for k in mine if theirs.get(k) != mine[k]]
-        if diff:
-            k = diff[0]
+        found = manifest_mismatch(path, mine, f"delete {folder}")
+        if found is not None:
+            k, theirs = found
             raise DataFileError(
-                f"{path}: {k}={theirs.get(k)!r}, but the data module asks for {mine[k]!r}; "
+                f"{path}: {k}={theirs!r}, but the data module asks for {mine[k]!r}; "
                 f"delete {folder} or use another data_dir"
             )
     elif create:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from symco.core.dataset import atomic_path, concat_arrays, read_npz, save_npz
+from symco.core.dataset import atomic_path, concat_arrays, manifest_mismatch, read_npz, save_npz
 from symco.core.errors import DataFileError, InvalidInstanceError
 from symco.core.problem import Instances, Problem
 from symco.core.solver import Solver
@@ -116,17 +116,11 @@ def _open_parts(out: Path, spec: DataSpec) -> tuple[Path, set[int]]:
     manifest = parts / "manifest.json"
     mine = asdict(spec)
     if manifest.is_file():
-        try:
-            theirs = json.loads(manifest.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
+        found = manifest_mismatch(manifest, mine, f"delete {parts} to start over")
+        if found is not None:
+            k, theirs = found
             raise DataFileError(
-                f"{manifest}: unreadable ({exc}); delete {parts} to start over"
-            ) from None
-        diff = [k for k in mine if theirs.get(k) != mine[k]]
-        if diff:
-            k = diff[0]
-            raise DataFileError(
-                f"{parts} holds an interrupted run with {k}={theirs.get(k)!r}, not {mine[k]!r};"
+                f"{parts} holds an interrupted run with {k}={theirs!r}, not {mine[k]!r};"
                 f" rerun with the same arguments to resume, or delete {parts}"
             )
     else:
