@@ -53,6 +53,7 @@ TRANSFORMERS = ("transformer", "transformer-aug", "transip")
 EQUIVARIANT = ("facet", "egnn", "mace")
 FIXED = {"invariant_dim": 32, "transform": "mlp"}
 """TransIP's first form here: an MLP transformation that holds the head's 32 channels fixed."""
+FACET_S8 = {"num_splines": 8, "mix_self": False}
 VARIANTS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
     # the objective with the 9 entries of R fed to an MLP and the energy head's 32 channels held
     # fixed (demanded invariant): it collapses the energy's dependence on the positions on the
@@ -68,17 +69,34 @@ VARIANTS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
     # the default objective at ten times the weight
     "transip-infonce-w0.1": ("transip", {"equivariance": {"weight": 0.1, "kind": "infonce"}}),
     "transip-w10": ("transip", {"equivariance": {"weight": 10.0}}),
+    # the energy head on the Haar average of T (the invariant part, where T is a
+    # representation), at weight 1 and 10
+    "transip-inv": ("transip", {"equivariance": {"invariant_readout": True}}),
+    "transip-inv-w10": ("transip", {"equivariance": {"invariant_readout": True, "weight": 10.0}}),
     # the learning rate of Facet and MACE, chosen on validation from 1e-3 and 3e-3 (3e-3: both
-    # make under 1,000 steps in the budget)
-    "facet-lr1e-3": ("facet", {"module": {"lr": 1e-3}}),
+    # make under 1,000 steps in the budget; Facet's was chosen in its first form, facet-s8)
     "mace-lr1e-3": ("mace", {"module": {"lr": 1e-3}}),
-    # twice the channels (four times the parameters), fewer steps in the same time
-    "facet-c64": ("facet", {"network": {"channels": 64}}),
+    # Facet's first form: 8 splines (0.6 Å apart, coarser than the spread of bond lengths) and
+    # mixers that read the messages alone; with a learning rate of 1e-3; with twice the channels
+    # (four times the parameters, fewer steps in the same time)
+    "facet-s8": ("facet", {"network": FACET_S8}),
+    "facet-s8-lr1e-3": ("facet", {"module": {"lr": 1e-3}, "network": FACET_S8}),
+    "facet-s8-c64": ("facet", {"network": {**FACET_S8, "channels": 64}}),
+    # a finer spline grid, mixers still reading the messages alone; then three layers
+    "facet-s16": ("facet", {"network": {"mix_self": False}}),
+    "facet-s32": ("facet", {"network": {"num_splines": 32, "mix_self": False}}),
+    "facet-s16-l3": ("facet", {"network": {"layers": 3, "mix_self": False}}),
 }
 """Variants of a config, one seed each: init args changed in ``model`` (the
 ``PotentialModule``: ``module``), its ``equivariance`` objective or its ``network``."""
-LONG = {"egnn-long": "egnn"}
-"""Runs trained longer than the others (``--minutes md=M``), for the dynamics only."""
+LONG = {
+    "egnn-long": ("egnn", "aspirin", "md"),
+    "transformer-long": ("transformer", "molecules", "long"),
+    "transip-long": ("transip", "molecules", "long"),
+}
+"""Runs trained longer than the others, not equal-time rows: ``name: (config, set, budget)``
+with the budget ``--minutes md=M`` (the model for the dynamics) or ``long=M`` (the rotation
+error of the Transformer with and without TransIP's objective at a larger budget)."""
 
 
 def runs(sets: list[str], minutes: dict[str, float], seeds: int) -> list[dict[str, Any]]:
@@ -93,15 +111,16 @@ def runs(sets: list[str], minutes: dict[str, float], seeds: int) -> list[dict[st
         for variant in VARIANTS:
             out.append({"set": data, "model": variant, "seed": 0, "minutes": minutes[data],
                         "name": f"{data}-{variant}-seed0"})  # fmt: skip
-    if "aspirin" in sets and minutes.get("md", 0) > 0:  # the MD model: not an equal-time run
-        out.append({"set": "aspirin", "model": "egnn-long", "seed": 0, "minutes": minutes["md"],
-                    "name": "aspirin-egnn-long-seed0"})  # fmt: skip
+    for name, (_, data, budget) in LONG.items():
+        if data in sets and minutes.get(budget, 0) > 0:
+            out.append({"set": data, "model": name, "seed": 0, "minutes": minutes[budget],
+                        "name": f"{data}-{name}-seed0"})  # fmt: skip
     return out
 
 
 def run_config(run: dict[str, Any]) -> Path:
     """The run's config: the model's YAML with its budget, seed, folder (and the aspirin data)."""
-    base, changes = VARIANTS.get(run["model"], (LONG.get(run["model"], run["model"]), {}))
+    base, changes = VARIANTS.get(run["model"], (LONG.get(run["model"], (run["model"],))[0], {}))
     cfg = yaml.safe_load((CONFIGS / f"{base}.yaml").read_text())
     module = cfg["model"]["init_args"]
     module.update(changes.get("module", {}))
@@ -243,7 +262,7 @@ def section_speed(todo: list[dict[str, Any]], registry: Any, repeats: int = 5) -
     out: dict[str, Any] = {}
     dm = None
     for run in todo:
-        if run["set"] != "molecules" or run["seed"] != 0:
+        if run["set"] != "molecules" or run["seed"] != 0 or run["model"] in LONG:
             continue
         dm = dm or data_module(run)
         test = {k: v[:256] for k, v in dm.splits["test"].items()}
@@ -322,7 +341,7 @@ def plot(results: dict[str, Any]) -> None:
             models = list(dict.fromkeys(r["model"] for r in rows))
             for i, m in enumerate(models):
                 vals = [r["force_mae_ev_a"] for r in rows if r["model"] == m]
-                base = VARIANTS.get(m, (LONG.get(m, m), {}))[0]
+                base = VARIANTS.get(m, (LONG.get(m, (m,))[0], {}))[0]
                 ax.scatter([i] * len(vals), vals, color="C1" if base in EQUIVARIANT else "C0")
             ax.set_xticks(range(len(models)), models, rotation=40, ha="right")
             ax.set(ylabel="force MAE (eV/Å), test", title=f"{data} (equal training time)")
@@ -356,7 +375,9 @@ def main() -> None:
     parser.add_argument("--sections", default="accuracy,speed,md")
     parser.add_argument("--sets", default="molecules,aspirin")
     parser.add_argument(
-        "--minutes", default="molecules=10,aspirin=5,md=18", help="training budget per model"
+        "--minutes",
+        default="molecules=10,aspirin=5,md=18,long=30",
+        help="training budget per model",
     )
     parser.add_argument("--seeds", type=int, default=2, help="seeds per model (molecule set)")
     parser.add_argument("--md-steps", type=int, default=20000, help="0.5 fs steps (20,000 = 10 ps)")

@@ -408,7 +408,7 @@ def _mlip_table(data: dict, which: str) -> str:
         per_mol = runs[0]["force_mae_per_molecule"]
         equiv = runs[0]["equivariance"]["force_rel"]
         rows.append([
-            model, str(len(runs)), f"{runs[0]['parameters']:,}",
+            model, str(len(runs)), f"{runs[0]['minutes']:g}", f"{runs[0]['parameters']:,}",
             f"{min(r['steps'] for r in runs):,}-{max(r['steps'] for r in runs):,}"
             if len(runs) > 1 else f"{runs[0]['steps']:,}",
             _range(_spread_of([r["energy_mae_mev_atom"] for r in runs]), "{:.1f}"),
@@ -417,7 +417,7 @@ def _mlip_table(data: dict, which: str) -> str:
             f"{per_mol['median']:.3f} / {per_mol['p90']:.3f} / {per_mol['max']:.3f}",
             f"{equiv['median']:.1e}",
         ])  # fmt: skip
-    head = ["model", "seeds", "parameters", "steps", "energy MAE (meV/atom)",
+    head = ["model", "seeds", "minutes", "parameters", "steps", "energy MAE (meV/atom)",
             "force MAE (eV/Å)", "validation force MAE",
             "force MAE per molecule: median / p90 / worst (seed 0)",
             "force rotation error (median rel.)"]  # fmt: skip

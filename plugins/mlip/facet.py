@@ -49,6 +49,10 @@ class FacetPotential(nn.Module):
     :param avg_neighbors: the fixed divisor of the summed messages.
     :param mixer_channels: functions on the sphere in each :class:`S2Mixer`.
     :param grid: the mixers' ``(res_beta, res_alpha)`` sphere grid.
+    :param mix_self: each mixer also reads the atom's own features (:class:`FacetLayer`).
+        The defaults of ``num_splines`` (8) and ``mix_self`` (off) are the first form, so its
+        checkpoints load as trained; ``configs/mlip/facet.yaml`` uses 16 and on (chosen on
+        validation, see the plugin's docs).
     """
 
     def __init__(
@@ -62,6 +66,7 @@ class FacetPotential(nn.Module):
         avg_neighbors: float = 12.0,
         mixer_channels: int = 16,
         grid: tuple[int, int] = (20, 19),
+        mix_self: bool = False,
     ) -> None:
         super().__init__()
         if layers < 1:
@@ -74,7 +79,8 @@ class FacetPotential(nn.Module):
         scalars, hidden = o3.Irreps(f"{self.channels}x0e"), sphere_irreps(self.channels, self.lmax)
         irreps = [scalars] + [hidden] * (layers - 1) + [scalars]
         block = {"irreps_sh": self.irreps_sh, "num_splines": num_splines,
-                 "avg_neighbors": avg_neighbors, "mixer_channels": mixer_channels, "grid": grid}  # fmt: skip
+                 "avg_neighbors": avg_neighbors, "mixer_channels": mixer_channels, "grid": grid,
+                 "mix_self": mix_self}  # fmt: skip
         self.layers = nn.ModuleList(FacetLayer(a, b, **block) for a, b in pairwise(irreps))
         self.readout = nn.Sequential(nn.LayerNorm(self.channels), nn.Linear(self.channels, 1))
 

@@ -37,6 +37,8 @@ class FacetLayer(nn.Module):
             \\big(W h_j\\big) \\otimes_{w(r_{ij})} Y(\\hat r_{ij}),
             \\qquad w(r) = C\\, \\phi(r) \\\\
         h_i &\\leftarrow \\mathrm{LN}\\big(S h_i + \\mathrm{S2Mixer}(m_i)\\big)
+            \\quad\\text{or, with ``mix_self``,}\\quad
+            \\mathrm{LN}\\big(S h_i + \\mathrm{S2Mixer}(m_i \\oplus h_i)\\big)
 
     :math:`\\otimes_w` is a channel-wise (``uvu``) tensor product of each feature channel with
     the spherical harmonics :math:`Y` of the edge direction :math:`\\hat r_{ij} = (x_i - x_j) /
@@ -45,7 +47,10 @@ class FacetLayer(nn.Module):
     envelope, ``K`` functions) times learnable coefficients :math:`C` (``K x weight_numel``,
     no bias, so they vanish at the cutoff). :math:`W`, :math:`S` are equivariant linears
     (:math:`S` the identity when the irreps agree), :math:`\\bar n` a fixed average neighbour
-    count, LN an :class:`EquivariantLayerNorm`.
+    count, LN an :class:`EquivariantLayerNorm`. ``mix_self`` hands the mixer the atom's own
+    features beside its messages, so that its MLP can make the many-body terms depend on the
+    centre atom (its element, in the first layer) and not only add it (as the element-dependent
+    weights of MACE's product basis do).
 
     Shapes: ``h`` ``(A, irreps_in.dim)``, ``sh`` ``(E, irreps_sh.dim)``, ``basis`` ``(E, K)``,
     ``edge_index`` ``(2, E)`` (source ``j``, target ``i``) -> ``(A, irreps_out.dim)``.
@@ -60,6 +65,7 @@ class FacetLayer(nn.Module):
         avg_neighbors: float = 12.0,
         mixer_channels: int = 16,
         grid: Sequence[int] = (20, 19),
+        mix_self: bool = False,
     ) -> None:
         super().__init__()
         self.irreps_in, self.irreps_out = o3.Irreps(irreps_in), o3.Irreps(irreps_out)
@@ -79,6 +85,9 @@ class FacetLayer(nn.Module):
         )
         self.weight_dims = [tp.weight_numel for tp in self.tps]
         irreps_msg = sum((tp.irreps_out for tp in self.tps), o3.Irreps())
+        self.mix_self = bool(mix_self)
+        if self.mix_self:
+            irreps_msg = irreps_msg + self.irreps_in
         # the spline coefficients: one smooth radial function per tensor-product weight
         self.radial = nn.Linear(num_splines, sum(self.weight_dims), bias=False)
         nn.init.normal_(self.radial.weight)
@@ -96,10 +105,13 @@ class FacetLayer(nn.Module):
             msg = tp(x[src], sh, w)  # (E, D_k)
             messages.append(msg.new_zeros(h.shape[0], msg.shape[1]).index_add(0, dst, msg))
         m = torch.cat(messages, dim=-1) / self.avg_neighbors  # (A, D_msg)
+        if self.mix_self:
+            m = torch.cat([m, h], dim=-1)  # (A, D_msg + D_in)
         return self.norm(self.skip(h) + self.mixer(m))
 
     def extra_repr(self) -> str:
         return (
             f"{self.irreps_in} -> {self.irreps_out}, "
             f"paths={sum(len(tp.instructions) for tp in self.tps)}, avg_neighbors={self.avg_neighbors}"
+            + (", mix_self=True" if self.mix_self else "")
         )

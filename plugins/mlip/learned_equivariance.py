@@ -45,6 +45,13 @@ class LearnedEquivariance(nn.Module):
         form existed load as they were trained) or ``"bilinear"`` (with ``invariant_dim=0``:
         the form ``configs/mlip/transip.yaml`` uses and the benchmark recommends).
     :param weight: :math:`\\lambda` of the objective in the training loss.
+    :param invariant_readout: the energy head reads the Haar average of the transformation,
+        :math:`\\bar T h = \\int_{SO(3)} T_\\phi(h, R)\\, dR = [h_{:d_0}, W_0 h]` (the
+        :math:`R`-terms average to zero), instead of :math:`h` (bilinear form only). Where
+        :math:`T_\\phi` is a representation and :math:`h` equivariant, :math:`\\bar T` is the
+        projector onto the invariant part, :math:`\\bar T\\, T_\\phi(\\cdot, R) = \\bar T`, so the
+        energy is invariant to the degree the embedding is equivariant; the objective alone does
+        not make a head that reads all of :math:`h` invariant.
     """
 
     def __init__(
@@ -57,6 +64,7 @@ class LearnedEquivariance(nn.Module):
         hidden: int = 128,
         transform: Literal["mlp", "bilinear"] = "mlp",
         stop_gradient: bool = False,
+        invariant_readout: bool = False,
     ) -> None:
         super().__init__()
         if not 0 <= invariant_dim <= dim:
@@ -65,7 +73,10 @@ class LearnedEquivariance(nn.Module):
             raise ValueError(f"transform must be 'bilinear' or 'mlp', got {transform!r}")
         self.dim, self.invariant_dim = dim, invariant_dim
         self.weight, self.kind, self.temperature = weight, kind, temperature
+        if invariant_readout and transform != "bilinear":
+            raise ValueError("invariant_readout needs transform='bilinear' (a linear T in R)")
         self.form, self.stop_gradient = transform, stop_gradient
+        self.invariant_readout = invariant_readout
         rot = dim - invariant_dim
         self.transform: nn.Module | None = None
         if rot > 0 and transform == "mlp":
@@ -88,6 +99,13 @@ class LearnedEquivariance(nn.Module):
             moved = self.transform(outer.flatten(-2))  # (B, N, d - d0)
         return torch.cat([h[..., : self.invariant_dim], moved], dim=-1)
 
+    def average(self, h: Tensor) -> Tensor:
+        """:math:`\\int T_\\phi(h, R)\\, dR` ``(B, N, d)`` (Haar measure) for the bilinear form:
+        :math:`T_\\phi` at :math:`R = 0`, since the entries of a Haar-random rotation have mean 0."""
+        if self.form != "bilinear":
+            raise ValueError("the Haar average is only closed-form for transform='bilinear'")
+        return self.forward(h, h.new_zeros(h.shape[0], 3, 3))
+
     def loss(self, h: Tensor, h_rot: Tensor, rot: Tensor, real: Tensor) -> Tensor:
         """The objective for embeddings ``h`` of ``x`` and ``h_rot`` of ``R x`` ``(B, N, d)``;
         ``real`` ``(B, N)`` marks the atoms."""
@@ -108,7 +126,8 @@ class LearnedEquivariance(nn.Module):
 
     def extra_repr(self) -> str:
         return (f"dim={self.dim}, invariant_dim={self.invariant_dim}, kind={self.kind}, "
-                f"transform={self.form}, weight={self.weight}")  # fmt: skip
+                f"transform={self.form}, weight={self.weight}"
+                + (", invariant_readout=True" if self.invariant_readout else ""))  # fmt: skip
 
 
 __all__ = ["LearnedEquivariance"]

@@ -136,9 +136,19 @@ class PotentialModule(L.LightningModule):
         """:math:`\\sum_i E_0(Z_i)` ``(B,)`` (float64)."""
         return self.e0[z].sum(1)
 
+    def _model_energy(self, z: Tensor, pos: Tensor) -> tuple[Tensor, Tensor | None]:
+        """Model-unit energies ``(B,)`` and the embeddings ``(B, N, d)`` when the objective is
+        on (its ``invariant_readout`` puts the Haar-averaged embeddings under the head)."""
+        eq = self.equivariance
+        if eq is None:
+            return self.model(z, pos), None
+        h = self.model.embed(z, pos)  # type: ignore[operator]
+        read = eq.average(h) if eq.invariant_readout else h
+        return self.model.readout(read, z), h  # type: ignore[operator]
+
     def energy(self, z: Tensor, pos: Tensor) -> Tensor:
         """Total energies ``(B,)`` in eV (the reference part in float64)."""
-        out = self.model(z, pos)  # (B,)
+        out, _ = self._model_energy(z, pos)  # (B,)
         return self.scale.to(out.dtype) * out + self.reference(z).to(out.dtype)
 
     def forward(self, z: Tensor, pos: Tensor, create_graph: bool = False) -> tuple[Tensor, Tensor]:
@@ -157,12 +167,7 @@ class PotentialModule(L.LightningModule):
         """Model-unit energy ``(B,)``, model-unit forces ``(B, N, 3)`` (graph kept for the
         loss) and the embeddings when the objective needs them."""
         pos = pos.detach().requires_grad_(True)
-        h = None
-        if self.equivariance is not None:
-            h = self.model.embed(z, pos)  # type: ignore[operator]
-            e = self.model.readout(h, z)  # type: ignore[operator]
-        else:
-            e = self.model(z, pos)
+        e, h = self._model_energy(z, pos)
         (grad,) = torch.autograd.grad(e.sum(), pos, create_graph=True)
         return e, -grad, h
 

@@ -108,6 +108,27 @@ def test_energy_invariant_and_forces_equivariant_under_e3(
     assert float(f.abs().max()) > 1e-3  # forces are not trivially zero
 
 
+def test_mixing_in_the_atoms_own_features_keeps_the_symmetries() -> None:
+    """``mix_self``: the mixers read each atom's features beside its messages; E(3) and
+    permutations still hold to rounding (linear mixers), and the energy now depends on the centre
+    element through the mixer (not only additively)."""
+    model = linear_mixers(small(2, mix_self=True))
+    z, pos = molecules(5)
+    rot = -random_o3(6)
+    perm = torch.randperm(7, generator=torch.Generator().manual_seed(1))
+    e, f = energy_forces(model, z, pos)
+    e_rot, f_rot = energy_forces(model, z, pos @ rot.T + 1.5)
+    torch.testing.assert_close(e_rot, e, atol=1e-10, rtol=1e-10)
+    torch.testing.assert_close(f_rot, f @ rot.T, atol=1e-10, rtol=1e-10)
+    z2, pos2 = z.clone(), pos.clone()
+    z2[0, :7], pos2[0, :7] = z[0, perm], pos[0, perm]
+    e2, f2 = energy_forces(model, z2, pos2)
+    torch.testing.assert_close(e2, e, atol=1e-10, rtol=1e-10)
+    torch.testing.assert_close(f2[0, :7], f[0, perm], atol=1e-10, rtol=1e-10)
+    assert "mix_self=True" in repr(model.layers[0])
+    assert all(layer.mixer.irreps_in.dim > layer.irreps_in.dim for layer in model.layers)
+
+
 def test_permuting_atoms_within_a_structure(exact_model: FacetPotential) -> None:
     z, pos = molecules(3)
     perm = torch.randperm(7, generator=torch.Generator().manual_seed(0))

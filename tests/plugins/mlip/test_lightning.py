@@ -163,12 +163,83 @@ def test_stop_gradient_leaves_the_target_without_gradient() -> None:
     assert h_rot.grad is None and h.grad is not None and h.grad.abs().sum() > 0
 
 
-@pytest.mark.parametrize("variant", ["plain", "augment", "transip", "transip-fixed"])
+def test_the_haar_average_of_the_bilinear_transformation_is_its_r_free_part() -> None:
+    obj = LearnedEquivariance(dim=6, invariant_dim=2, transform="bilinear", invariant_readout=True)
+    gen = torch.Generator().manual_seed(0)
+    h = torch.randn((1, 3, 6), generator=gen)
+    rot = haar_orthogonal(20_000, 3, gen, proper=True, dtype=torch.float32)
+    with torch.no_grad():
+        monte_carlo = obj(h.expand(len(rot), -1, -1), rot).mean(0)  # (3, 6)
+        exact = obj.average(h)[0]
+    torch.testing.assert_close(exact[:, :2], h[0, :, :2])  # the fixed channels stay
+    assert (monte_carlo - exact).abs().max() < 0.03  # Monte Carlo error ~ 1 / sqrt(20,000)
+    with pytest.raises(ValueError, match="invariant_readout needs transform='bilinear'"):
+        LearnedEquivariance(dim=4, invariant_dim=0, transform="mlp", invariant_readout=True)
+
+
+class _ScalarAndVector(torch.nn.Module):
+    """Embeddings ``[|x_i|^2, x_i]`` (one scalar and one vector channel per atom, about the
+    centroid): exactly equivariant under rotations; a head reading the vector is not invariant."""
+
+    rotation_symmetry = "learned"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.head = torch.nn.Linear(4, 1)
+
+    def embed(self, z: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        x = pos - pos.mean(1, keepdim=True)
+        return torch.cat([(x**2).sum(-1, keepdim=True), x], dim=-1)  # (B, N, 4)
+
+    def readout(self, h: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        return (self.head(h).squeeze(-1) ** 2).sum(1)  # (B,): not linear, so the vector counts
+
+    def forward(self, z: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        return self.readout(self.embed(z, pos), z)
+
+
+@pytest.mark.parametrize("invariant_readout", [False, True])
+def test_the_invariant_readout_makes_the_energy_invariant_when_t_is_a_representation(
+    invariant_readout: bool,
+) -> None:
+    """T set to the embedding's exact representation (identity on the scalar, R on the vector):
+    the energy read from the Haar average of T is invariant and the forces rotate; read from
+    all of h, the same head is not invariant."""
+    obj = LearnedEquivariance(dim=4, invariant_dim=0, transform="bilinear", kind="mse",
+                              invariant_readout=invariant_readout)  # fmt: skip
+    weight = torch.zeros(4, 10, 4)  # (out, [1, R_00 .. R_22], in)
+    weight[0, 0, 0] = 1.0  # the scalar: W_0
+    for a in range(3):
+        for b in range(3):
+            weight[1 + a, 1 + 3 * a + b, 1 + b] = 1.0  # the vector: (R x)_a = sum_b R_ab x_b
+    assert obj.transform is not None
+    obj.transform.weight.data = weight.reshape(4, 40)
+    model = _ScalarAndVector()
+    torch.nn.init.constant_(model.head.weight, 0.5)
+    module = PotentialModule(model, equivariance=obj).double()
+    gen = torch.Generator().manual_seed(3)
+    z = torch.full((2, 5), 6)
+    pos = torch.randn((2, 5, 3), generator=gen, dtype=torch.float64)
+    rot = haar_orthogonal(2, 3, gen, proper=True, dtype=torch.float64)
+    h, h_rot = model.embed(z, pos), model.embed(z, pos @ rot.transpose(1, 2))
+    assert obj.loss(h, h_rot, rot, z > 0) < 1e-20  # T is exact
+    e, f = module(z, pos)
+    e_rot, f_rot = module(z, pos @ rot.transpose(1, 2))
+    invariant = torch.allclose(e_rot, e, atol=1e-10) and torch.allclose(
+        f_rot, f @ rot.transpose(1, 2), atol=1e-10
+    )
+    assert invariant == invariant_readout
+
+
+@pytest.mark.parametrize("variant", ["plain", "augment", "transip", "transip-fixed", "transip-inv"])
 def test_a_few_training_steps_run_and_fit_the_references(tiny_data_dir: Path, variant: str) -> None:
     model = TransformerPotential(dim=16, layers=1, heads=2, invariant_dim=8)
     equiv = {
         "transip": LearnedEquivariance(dim=16, invariant_dim=0, transform="bilinear"),
         "transip-fixed": LearnedEquivariance(dim=16, invariant_dim=8, transform="mlp"),
+        "transip-inv": LearnedEquivariance(
+            dim=16, invariant_dim=0, transform="bilinear", invariant_readout=True
+        ),
     }.get(variant)
     module = PotentialModule(model, augment=variant == "augment", equivariance=equiv)
     dm = MLIPDataModule(data_dir=str(tiny_data_dir), **TINY)  # type: ignore[arg-type]
