@@ -109,9 +109,8 @@ def test_energy_invariant_and_forces_equivariant_under_e3(
 
 
 def test_mixing_in_the_atoms_own_features_keeps_the_symmetries() -> None:
-    """``mix_self``: the mixers read each atom's features beside its messages; E(3) and
-    permutations still hold to rounding (linear mixers), and the energy now depends on the centre
-    element through the mixer (not only additively)."""
+    """``mix_self``: the mixers read each atom's features beside its messages (their input is
+    wider than the messages); E(3) and permutations still hold to rounding (linear mixers)."""
     model = linear_mixers(small(2, mix_self=True))
     z, pos = molecules(5)
     rot = -random_o3(6)
