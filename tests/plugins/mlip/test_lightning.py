@@ -24,10 +24,10 @@ from symco.plugins.mlip.transformer import TransformerPotential
 from .conftest import TINY
 
 
-def _facet() -> torch.nn.Module:
+def _facet(**options: object) -> torch.nn.Module:
     from symco.plugins.mlip.facet import FacetPotential
 
-    return FacetPotential(channels=8, layers=1)
+    return FacetPotential(channels=8, layers=1, **options)  # type: ignore[arg-type]
 
 
 def _mace() -> torch.nn.Module:
@@ -41,6 +41,7 @@ def _mace() -> torch.nn.Module:
 EXACT = {
     "egnn": lambda: EGNNPotential(hidden=16, layers=2),
     "facet": _facet,
+    "facet-config": lambda: _facet(num_splines=16, mix_self=True),  # configs/mlip/facet.yaml's form
     "mace": _mace,
 }
 
